@@ -1,0 +1,240 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * xrelay_abi.h - the one ABI shared by the BPF data plane and userspace.
+ *
+ * Every map key and value, every verdict and drop reason, every pin name
+ * lives here exactly once.  Fixed-width types, explicit padding; the
+ * userspace side checks sizes with _Static_assert (see the bottom).
+ *
+ * Layout rule: libbpf re-uses a pinned map whenever type, key size, value
+ * size and max_entries match -- it never compares field layouts.  Any change
+ * to a struct below MUST bump XR_ABI_VERSION; xrelayd and xrelayctl refuse
+ * to adopt pinned maps whose xr_meta says otherwise.
+ */
+#ifndef XRELAY_ABI_H
+#define XRELAY_ABI_H
+
+#include "xrelay_config.h"
+
+#ifdef __bpf__
+/* vmlinux.h already provides __u8..__u64 and __be16/__be32 */
+#else
+#include <linux/types.h>
+#endif
+
+#define XR_ABI_VERSION 1
+
+/* ---- pin layout --------------------------------------------------------- */
+#define XR_PIN_ROOT_DEFAULT "/sys/fs/bpf/xrelay"
+#define XR_PIN_LINKS_DIR    "links"     /* <root>/links/<ifname>: XDP bpf_link */
+
+/* ---- WireGuard wire constants (see the WireGuard paper, section 5.4) ---- */
+#define XR_WG_TYPE_INITIATION 1
+#define XR_WG_TYPE_RESPONSE   2
+#define XR_WG_TYPE_COOKIE     3
+#define XR_WG_TYPE_DATA       4
+#define XR_WG_INIT_LEN        148
+#define XR_WG_RESP_LEN        92
+#define XR_WG_COOKIE_LEN      64
+#define XR_WG_DATA_MIN_LEN    32 /* header 16 + empty payload's 16-byte tag */
+#define XR_WG_KEY_LEN         32
+#define XR_WG_TAG_LEN         8  /* bytes of a public key kept in maps */
+
+/* WireGuard rejects a keypair REJECT_AFTER_TIME (180 s) after it was made;
+ * the relay keeps a session slightly longer so that a late packet of a
+ * still-valid keypair is never dropped by us first. */
+#define XR_WG_REJECT_AFTER_S  180
+
+/* ---- address families as stored in maps --------------------------------- */
+enum xr_family {
+	XR_AF_NONE = 0,
+	XR_AF_INET = 4,
+	XR_AF_INET6 = 6,
+};
+
+/*
+ * An address as stored in maps: IPv4 is stored IPv4-mapped (::ffff:a.b.c.d)
+ * so that one LPM trie and one endpoint type serve both families.
+ */
+struct xr_addr {
+	__u8 a[16];
+};
+
+struct xr_endpoint {
+	struct xr_addr addr;
+	__be16 port;   /* network byte order */
+	__u8 family;   /* enum xr_family */
+	__u8 pad;
+};
+
+/* ---- verdicts and reasons: every packet the XDP program sees gets one ---- */
+enum xr_reason {
+	/* forwarded or handed on */
+	XR_R_PASS_NOT_IP = 0,      /* not IPv4/IPv6: left to the stack */
+	XR_R_PASS_NOT_OURS,        /* IP, but not to a WireGuard listen port */
+	XR_R_PASS_HANDSHAKE,       /* WG types 1-3 handed to xrelayd */
+	XR_R_PASS_FRAGMENT,        /* IP fragment: stack reassembles, xrelayd forwards */
+	XR_R_PASS_SLOWPATH,        /* session needs userspace (no neighbour, other NIC, family change) */
+	XR_R_TX,                   /* type 4 forwarded, XDP_TX */
+	XR_R_REDIRECT,             /* type 4 forwarded, XDP_REDIRECT via devmap */
+	/* drops: each one counted, globally and per tenant where known */
+	XR_R_DROP_MALFORMED,       /* truncated or inconsistent headers */
+	XR_R_DROP_WG_BAD_TYPE,     /* to a WG port but not a WireGuard message */
+	XR_R_DROP_UNKNOWN_INDEX,   /* type 4 with a receiver index we have no session for */
+	XR_R_DROP_HS_RATELIMIT,    /* too many handshakes from one source */
+	XR_R_DROP_NOT_ALLOWED,     /* source not in the tenant's allow list */
+	XR_R_DROP_OVER_BANDWIDTH,  /* tenant's limits.bandwidth exceeded */
+	XR_R_DROP_OVER_PACKETS,    /* tenant's limits.packets exceeded */
+	XR_R_DROP_TTL,             /* TTL / hop limit exhausted (relay loop guard) */
+	XR_R_DROP_NO_ROUTE,        /* fib lookup found no route to the endpoint */
+	XR_R_DROP_ABORTED,         /* helper failure (adjust_head etc.) */
+	XR_R_MAX,
+};
+
+/* ---- maps (names as pinned under the pin root) --------------------------- */
+#define XR_MAP_STATS     "xr_stats"     /* percpu array: enum xr_reason -> xr_counter */
+#define XR_MAP_TSTATS    "xr_tstats"    /* percpu array: tenant id -> xr_tenant_stats */
+#define XR_MAP_TENANTS   "xr_tenants"   /* hash: tenant id -> xr_tenant (policy) */
+#define XR_MAP_POLICE    "xr_police"    /* array: tenant id -> xr_police (bucket state) */
+#define XR_MAP_SESSIONS  "xr_sessions"  /* hash: receiver index -> xr_session */
+#define XR_MAP_LISTEN    "xr_listen"    /* hash: xr_listen_key -> xr_listen_val */
+#define XR_MAP_ALLOW     "xr_allow"     /* lpm trie: xr_allow_key -> u8 */
+#define XR_MAP_HSRATE    "xr_hsrate"    /* lru hash: source addr -> xr_gcra */
+#define XR_MAP_TXPORTS   "xr_txports"   /* devmap hash: ifindex -> ifindex */
+#define XR_MAP_META      "xr_meta"      /* array[1]: xr_meta */
+
+struct xr_counter {
+	__u64 packets;
+	__u64 bytes;
+};
+
+/* Per tenant, per CPU.  rx = arrived for one of the tenant's sessions,
+ * tx = forwarded; drop[] indexed by enum xr_reason. */
+struct xr_tenant_stats {
+	__u64 rx_packets;
+	__u64 rx_bytes;
+	__u64 tx_packets;
+	__u64 tx_bytes;
+	__u64 drop[XR_R_MAX];
+};
+
+#define XR_TENANT_NAME_LEN 32
+#define XR_TENANT_F_ACTIVE    (1u << 0)  /* slot in use */
+#define XR_TENANT_F_ALLOWLIST (1u << 1)  /* sources must match xr_allow */
+
+/*
+ * Policy of one tenant, written by xrelayd from the config.  Rates are
+ * pre-computed as a GCRA emission interval so the data plane never divides:
+ *   cost_ns = (bytes * ns_per_mib) >> 20            for bandwidth
+ * (ns per 2^20 bytes: 20 fractional bits keep 100 Gbit/s exact to 0.01 %;
+ * the config refuses rates under 1 kbit/s, so 64 KiB never overflows)
+ *   cost_ns = ns_per_packet                         for packets
+ * A zero interval means "unlimited".
+ */
+struct xr_tenant {
+	char name[XR_TENANT_NAME_LEN];
+	__u32 flags;
+	__u32 pad;
+	__u64 bw_ns_per_mib;     /* 0 = unlimited */
+	__u64 bw_burst_ns;       /* tolerated burst, as time */
+	__u64 pkt_ns_per_packet; /* 0 = unlimited */
+	__u64 pkt_burst_ns;
+	__u64 conn_per_sec;      /* limits.connections, enforced by xrelayd */
+	__u64 bw_bits_per_sec;   /* as configured, for display */
+	__u64 pkt_per_sec;       /* as configured, for display */
+};
+
+/* GCRA state: theoretical arrival time, CLOCK_MONOTONIC ns. */
+struct xr_gcra {
+	__u64 tat;
+};
+
+/* Bucket state of one tenant; separate from xr_tenant so that a reload
+ * rewriting the policy never resets the buckets of an unchanged tenant. */
+struct xr_police {
+	struct xr_gcra bw;
+	struct xr_gcra pkt;
+};
+
+/*
+ * One direction of a relayed WireGuard session, keyed by the receiver
+ * index that the *destination* peer chose (type-4 messages carry it).
+ */
+struct xr_session {
+	struct xr_endpoint dst;    /* where packets with this index go */
+	__u32 tenant_id;
+	__u32 peer_index;          /* index of the opposite direction */
+	__u32 pad;
+	__u64 created_ns;          /* CLOCK_MONOTONIC, from the completing handshake */
+	__u64 last_ns;             /* last packet forwarded */
+	__u64 packets;             /* forwarded, updated atomically */
+	__u64 bytes;
+	__u8 key_tag[XR_WG_TAG_LEN]; /* first bytes of dst's public key, 0 if unknown */
+};
+
+struct xr_listen_key {
+	struct xr_addr addr;       /* all-zero = any address of that family */
+	__be16 port;
+	__u8 family;
+	__u8 pad;
+};
+
+struct xr_listen_val {
+	__u32 flags;               /* reserved */
+};
+
+/* LPM key: prefixlen counts tenant id (32 bits) + address bits (IPv4 as
+ * ::ffff:0:0/96 + 32). */
+struct xr_allow_key {
+	__u32 prefixlen;
+	__u32 tenant_id;           /* big endian so that it forms a prefix */
+	struct xr_addr addr;
+};
+
+struct xr_meta {
+	__u32 abi_version;
+	__u32 flags;
+	__u64 loaded_ns;
+};
+
+/* ---- GCRA: the one token-bucket arithmetic, shared with unit tests ------ */
+/*
+ * Generic cell rate algorithm (a token bucket written as one timestamp):
+ * admit when the theoretical arrival time is at most `burst` ahead of now;
+ * on admit the new TAT is max(tat, now) + cost.  Returns the new TAT, or 0
+ * when the packet must be dropped (TAT itself is never 0 after an admit
+ * because now > 0 on a running system).
+ */
+static inline __u64 xr_gcra_next(__u64 tat, __u64 now, __u64 cost, __u64 burst)
+{
+	__u64 base = tat > now ? tat : now;
+
+	if (base - now > burst)
+		return 0;
+	return base + cost;
+}
+
+static inline __u64 xr_bw_cost(__u64 bytes, __u64 ns_per_mib)
+{
+	return (bytes * ns_per_mib) >> 20;
+}
+
+/* Userspace: the emission interval for `bps` bits per second. */
+static inline __u64 xr_bw_ns_per_mib(__u64 bps)
+{
+	return bps ? (__u64)((8000000000.0 * (1 << 20)) / (double)bps) : 0;
+}
+
+#ifndef __bpf__
+_Static_assert(sizeof(struct xr_addr) == 16, "xr_addr");
+_Static_assert(sizeof(struct xr_endpoint) == 20, "xr_endpoint");
+_Static_assert(sizeof(struct xr_session) == 72, "xr_session");
+_Static_assert(sizeof(struct xr_listen_key) == 20, "xr_listen_key");
+_Static_assert(sizeof(struct xr_allow_key) == 24, "xr_allow_key");
+_Static_assert(sizeof(struct xr_tenant) == 96, "xr_tenant");
+_Static_assert(sizeof(struct xr_police) == 16, "xr_police");
+_Static_assert(sizeof(struct xr_meta) == 16, "xr_meta");
+_Static_assert(sizeof(struct xr_tenant_stats) == 32 + 8 * XR_R_MAX, "xr_tenant_stats");
+#endif
+
+#endif /* XRELAY_ABI_H */

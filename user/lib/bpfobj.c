@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * Loading and adopting the relay's pinned BPF objects.  See bpfobj.h.
+ *
+ * libbpf returns -errno; every failure is reported as
+ * "<api>(<object>): <strerror>" plus a hint for the errnos operators meet.
+ */
+#include "bpfobj.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <net/if.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/if_link.h>
+#include <linux/magic.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "xrelay.skel.h"
+
+static const char *const reason_names[XR_R_MAX] = {
+	[XR_R_PASS_NOT_IP] = "pass_not_ip",
+	[XR_R_PASS_NOT_OURS] = "pass_not_ours",
+	[XR_R_PASS_HANDSHAKE] = "pass_handshake",
+	[XR_R_PASS_FRAGMENT] = "pass_fragment",
+	[XR_R_PASS_SLOWPATH] = "pass_slowpath",
+	[XR_R_TX] = "tx",
+	[XR_R_REDIRECT] = "redirect",
+	[XR_R_DROP_MALFORMED] = "drop_malformed",
+	[XR_R_DROP_WG_BAD_TYPE] = "drop_wg_bad_type",
+	[XR_R_DROP_UNKNOWN_INDEX] = "drop_unknown_index",
+	[XR_R_DROP_HS_RATELIMIT] = "drop_hs_ratelimit",
+	[XR_R_DROP_NOT_ALLOWED] = "drop_not_allowed",
+	[XR_R_DROP_OVER_BANDWIDTH] = "drop_over_bandwidth",
+	[XR_R_DROP_OVER_PACKETS] = "drop_over_packets",
+	[XR_R_DROP_TTL] = "drop_ttl",
+	[XR_R_DROP_NO_ROUTE] = "drop_no_route",
+	[XR_R_DROP_ABORTED] = "drop_aborted",
+};
+
+const char *xr_reason_name(enum xr_reason r)
+{
+	return (unsigned)r < XR_R_MAX && reason_names[r] ? reason_names[r] : "unknown";
+}
+
+const char *xr_pin_root_pick(const char *cli, const char *cfg)
+{
+	const char *env = getenv("XRELAY_PIN_ROOT");
+
+	if (cli && *cli)
+		return cli;
+	if (env && *env)
+		return env;
+	if (cfg && *cfg)
+		return cfg;
+	return XR_PIN_ROOT_DEFAULT;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n == 0 || n >= sizeof(tmp))
+		return -ENAMETOOLONG;
+	memcpy(tmp, path, n + 1);
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, mode) && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(tmp, mode) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+static bool on_bpffs(const char *path)
+{
+	struct statfs st;
+
+	return !statfs(path, &st) && st.f_type == BPF_FS_MAGIC;
+}
+
+int xr_pin_root_prepare(const char *root, char *err, size_t errlen)
+{
+	char parent[PATH_MAX], links[PATH_MAX + 16];
+	char *slash;
+	int rc;
+
+	if (root[0] != '/') {
+		snprintf(err, errlen, "pin root '%s' must be an absolute path", root);
+		return -EINVAL;
+	}
+	snprintf(parent, sizeof(parent), "%s", root);
+	while ((slash = strrchr(parent, '/')) && slash[1] == '\0' && slash != parent)
+		*slash = '\0';             /* trailing slashes */
+	slash = strrchr(parent, '/');
+	if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+
+	if (!on_bpffs(parent)) {
+		rc = mkdir_p(parent, 0700);
+		if (rc) {
+			snprintf(err, errlen, "mkdir(%s): %s", parent, strerror(-rc));
+			return rc;
+		}
+		if (!on_bpffs(parent) && mount("bpf", parent, "bpf", 0, "mode=0700")) {
+			rc = -errno;
+			snprintf(err, errlen, "mount(bpffs at %s): %s%s", parent, strerror(errno),
+				 errno == EPERM ? " (needs CAP_SYS_ADMIN, or mount a bpffs there first)" : "");
+			return rc;
+		}
+	}
+	rc = mkdir_p(root, 0700);
+	if (!rc) {
+		snprintf(links, sizeof(links), "%s/%s", root, XR_PIN_LINKS_DIR);
+		rc = mkdir_p(links, 0700);
+	}
+	if (rc)
+		snprintf(err, errlen, "mkdir(%s): %s", root, strerror(-rc));
+	return rc;
+}
+
+static void fill_fds(struct xr_bpf *b)
+{
+	struct xrelay_bpf *s = b->skel;
+
+	b->stats_fd = bpf_map__fd(s->maps.xr_stats);
+	b->tstats_fd = bpf_map__fd(s->maps.xr_tstats);
+	b->tenants_fd = bpf_map__fd(s->maps.xr_tenants);
+	b->police_fd = bpf_map__fd(s->maps.xr_police);
+	b->sessions_fd = bpf_map__fd(s->maps.xr_sessions);
+	b->listen_fd = bpf_map__fd(s->maps.xr_listen);
+	b->allow_fd = bpf_map__fd(s->maps.xr_allow);
+	b->hsrate_fd = bpf_map__fd(s->maps.xr_hsrate);
+	b->txports_fd = bpf_map__fd(s->maps.xr_txports);
+	b->meta_fd = bpf_map__fd(s->maps.xr_meta);
+}
+
+static int check_meta(struct xr_bpf *b, char *err, size_t errlen)
+{
+	struct xr_meta m = {};
+	__u32 zero = 0;
+	struct timespec ts;
+
+	if (bpf_map_lookup_elem(b->meta_fd, &zero, &m))
+		return 0;
+	if (m.abi_version && m.abi_version != XR_ABI_VERSION) {
+		snprintf(err, errlen,
+			 "maps pinned at %s have ABI v%u, this build speaks v%u: "
+			 "detach every interface and remove %s to start afresh",
+			 b->pin_root, m.abi_version, XR_ABI_VERSION, b->pin_root);
+		return -EPROTO;
+	}
+	if (!m.abi_version) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		m.abi_version = XR_ABI_VERSION;
+		m.loaded_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+		bpf_map_update_elem(b->meta_fd, &zero, &m, BPF_ANY);
+	}
+	return 0;
+}
+
+int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts);
+	int rc;
+
+	memset(b, 0, sizeof(*b));
+	snprintf(b->pin_root, sizeof(b->pin_root), "%s", root);
+	b->ncpus = libbpf_num_possible_cpus();
+	if (b->ncpus <= 0) {
+		snprintf(err, errlen, "libbpf_num_possible_cpus: %s", strerror(-b->ncpus));
+		return b->ncpus ? b->ncpus : -EINVAL;
+	}
+	rc = xr_pin_root_prepare(root, err, errlen);
+	if (rc)
+		return rc;
+	opts.pin_root_path = b->pin_root;
+	b->skel = xrelay_bpf__open_opts(&opts);
+	if (!b->skel) {
+		rc = -errno;
+		snprintf(err, errlen, "bpf_object__open(xrelay): %s", strerror(errno));
+		return rc;
+	}
+	if (!with_prog)
+		bpf_program__set_autoload(b->skel->progs.xrelay_xdp, false);
+	rc = xrelay_bpf__load(b->skel);
+	if (rc) {
+		snprintf(err, errlen, "bpf_object__load(xrelay, pin root %s): %s%s", root,
+			 strerror(-rc),
+			 rc == -EINVAL ? " (pinned maps of another build? see the libbpf message above)" :
+			 rc == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN, or root)" : "");
+		xrelay_bpf__destroy(b->skel);
+		b->skel = NULL;
+		return rc;
+	}
+	fill_fds(b);
+	rc = check_meta(b, err, errlen);
+	if (rc) {
+		xr_bpf_close(b);
+		return rc;
+	}
+	return 0;
+}
+
+int xr_bpf_open_pinned(struct xr_bpf *b, const char *root, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/%s", root, XR_MAP_STATS);
+	if (access(path, F_OK)) {
+		snprintf(err, errlen, "nothing pinned at %s (xrelayd never ran, or another --pin-root?)", root);
+		return -ENOENT;
+	}
+	return xr_bpf_open(b, root, false, err, errlen);
+}
+
+void xr_bpf_close(struct xr_bpf *b)
+{
+	if (b->skel)
+		xrelay_bpf__destroy(b->skel);
+	b->skel = NULL;
+}
+
+static void link_path(char *buf, size_t len, const char *root, const char *ifname)
+{
+	snprintf(buf, len, "%s/%s/%s", root, XR_PIN_LINKS_DIR, ifname);
+}
+
+int xr_xdp_attach(struct xr_bpf *b, const char *ifname, enum xr_xdp_mode mode,
+		  bool *already, char *err, size_t errlen)
+{
+	LIBBPF_OPTS(bpf_link_create_opts, lopts);
+	char path[PATH_MAX + 64];
+	struct bpf_link_info info;
+	__u32 ilen = sizeof(info);
+	unsigned ifindex = if_nametoindex(ifname);
+	int prog_fd = bpf_program__fd(b->skel->progs.xrelay_xdp);
+	int link_fd, rc;
+
+	*already = false;
+	if (!ifindex) {
+		snprintf(err, errlen, "interface '%s': %s", ifname, strerror(errno));
+		return -ENODEV;
+	}
+	if (prog_fd < 0) {
+		snprintf(err, errlen, "XDP program not loaded");
+		return -EINVAL;
+	}
+	link_path(path, sizeof(path), b->pin_root, ifname);
+	link_fd = bpf_obj_get(path);
+	if (link_fd >= 0) {
+		memset(&info, 0, sizeof(info));
+		if (!bpf_obj_get_info_by_fd(link_fd, &info, &ilen) &&
+		    info.type == BPF_LINK_TYPE_XDP && info.xdp.ifindex == ifindex) {
+			/* Same interface: swap in this build's program atomically. */
+			rc = bpf_link_update(link_fd, prog_fd, NULL);
+			close(link_fd);
+			if (rc) {
+				snprintf(err, errlen, "bpf_link_update(%s): %s", path, strerror(-rc));
+				return rc;
+			}
+			*already = true;
+			goto txports;
+		}
+		/* Stale pin (interface deleted and re-created): drop it. */
+		close(link_fd);
+		unlink(path);
+	}
+	lopts.flags = mode == XR_XDP_GENERIC ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE;
+	link_fd = bpf_link_create(prog_fd, ifindex, BPF_XDP, &lopts);
+	if (link_fd < 0) {
+		rc = link_fd;
+		snprintf(err, errlen, "bpf_link_create(XDP on %s): %s%s", ifname, strerror(-rc),
+			 rc == -EOPNOTSUPP || rc == -EINVAL ? " (driver lacks native XDP: try --mode generic)" :
+			 rc == -EBUSY || rc == -EEXIST ? " (another XDP program or link owns this interface)" :
+			 rc == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN)" : "");
+		return rc;
+	}
+	if (bpf_obj_pin(link_fd, path)) {
+		rc = -errno;
+		snprintf(err, errlen, "bpf_obj_pin(%s): %s", path, strerror(errno));
+		close(link_fd);
+		return rc;
+	}
+	close(link_fd);
+txports:
+	bpf_map_update_elem(b->txports_fd, &ifindex, &ifindex, BPF_ANY);
+	return 0;
+}
+
+int xr_xdp_detach(const char *root, const char *ifname, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 64], mpath[PATH_MAX + 32];
+	struct bpf_link_info info;
+	__u32 ilen = sizeof(info);
+	int fd, mfd;
+
+	link_path(path, sizeof(path), root, ifname);
+	fd = bpf_obj_get(path);
+	if (fd < 0) {
+		snprintf(err, errlen, "no XDP link of xrelay on '%s' (%s)", ifname, path);
+		return -ENOENT;
+	}
+	memset(&info, 0, sizeof(info));
+	if (!bpf_obj_get_info_by_fd(fd, &info, &ilen) && info.type == BPF_LINK_TYPE_XDP) {
+		__u32 ifindex = info.xdp.ifindex;
+
+		snprintf(mpath, sizeof(mpath), "%s/%s", root, XR_MAP_TXPORTS);
+		mfd = bpf_obj_get(mpath);
+		if (mfd >= 0) {
+			bpf_map_delete_elem(mfd, &ifindex);
+			close(mfd);
+		}
+		/* Detach now even if some process still holds the link open. */
+		bpf_link_detach(fd);
+	}
+	close(fd);
+	if (unlink(path)) {
+		snprintf(err, errlen, "unlink(%s): %s", path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+int xr_xdp_links(const char *root, struct xr_link_info *out, int max)
+{
+	char dir[PATH_MAX + 16], path[PATH_MAX + 300];
+	struct dirent *de;
+	DIR *d;
+	int n = 0;
+
+	snprintf(dir, sizeof(dir), "%s/%s", root, XR_PIN_LINKS_DIR);
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	while ((de = readdir(d)) && n < max) {
+		struct bpf_link_info li;
+		struct bpf_prog_info pi;
+		__u32 llen = sizeof(li), plen = sizeof(pi);
+		struct xr_link_info *o = &out[n];
+		int fd, pfd;
+
+		if (de->d_name[0] == '.')
+			continue;
+		memset(o, 0, sizeof(*o));
+		snprintf(o->ifname, sizeof(o->ifname), "%.15s", de->d_name);
+		snprintf(o->mode, sizeof(o->mode), "?");
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		fd = bpf_obj_get(path);
+		if (fd < 0)
+			continue;
+		memset(&li, 0, sizeof(li));
+		if (!bpf_obj_get_info_by_fd(fd, &li, &llen)) {
+			o->link_id = li.id;
+			o->prog_id = li.prog_id;
+			o->ifindex = li.xdp.ifindex;
+			o->defunct = !li.xdp.ifindex;
+		}
+		close(fd);
+		pfd = o->prog_id ? bpf_prog_get_fd_by_id(o->prog_id) : -1;
+		if (pfd >= 0) {
+			memset(&pi, 0, sizeof(pi));
+			if (!bpf_obj_get_info_by_fd(pfd, &pi, &plen))
+				snprintf(o->prog_name, sizeof(o->prog_name), "%s", pi.name);
+			close(pfd);
+		}
+		if (o->ifindex) {
+			LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+			if (!bpf_xdp_query(o->ifindex, 0, &q))
+				snprintf(o->mode, sizeof(o->mode), "%s",
+					 q.attach_mode == XDP_ATTACHED_DRV ? "native" :
+					 q.attach_mode == XDP_ATTACHED_SKB ? "generic" :
+					 q.attach_mode == XDP_ATTACHED_HW ? "offload" : "?");
+		}
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+int xr_stats_read(struct xr_bpf *b, enum xr_reason r, struct xr_counter *out)
+{
+	struct xr_counter vals[b->ncpus];
+	__u32 key = r;
+
+	memset(out, 0, sizeof(*out));
+	if (bpf_map_lookup_elem(b->stats_fd, &key, vals))
+		return -errno;
+	for (int i = 0; i < b->ncpus; i++) {
+		out->packets += vals[i].packets;
+		out->bytes += vals[i].bytes;
+	}
+	return 0;
+}
+
+int xr_tstats_read(struct xr_bpf *b, uint32_t tid, struct xr_tenant_stats *out)
+{
+	struct xr_tenant_stats *vals = calloc(b->ncpus, sizeof(*vals));
+
+	memset(out, 0, sizeof(*out));
+	if (!vals)
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(b->tstats_fd, &tid, vals)) {
+		free(vals);
+		return -errno;
+	}
+	for (int i = 0; i < b->ncpus; i++) {
+		out->rx_packets += vals[i].rx_packets;
+		out->rx_bytes += vals[i].rx_bytes;
+		out->tx_packets += vals[i].tx_packets;
+		out->tx_bytes += vals[i].tx_bytes;
+		for (int r = 0; r < XR_R_MAX; r++)
+			out->drop[r] += vals[i].drop[r];
+	}
+	free(vals);
+	return 0;
+}
+
+long xr_map_count(int fd)
+{
+	struct bpf_map_info info;
+	__u32 ilen = sizeof(info);
+	char key[256], next[256];
+	void *prev = NULL;
+	long n = 0;
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen) || info.key_size > sizeof(key))
+		return -1;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, info.key_size);
+		prev = key;
+		if (++n > (long)info.max_entries)
+			break;
+	}
+	return n;
+}

@@ -1,0 +1,504 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/* WireGuard handshake logic of the relay.  See wgstate.h for the model. */
+#include "wgstate.h"
+
+#include <arpa/inet.h>
+#include <endian.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+
+#include "wg.h"
+
+struct wgs_key {
+	uint8_t pub[32];
+	uint8_t mac1_key[32];
+	uint32_t tenant_id;
+	const char *tenant;            /* points into the config */
+	const struct xr_cfg_tenant *tcfg;
+	int host;                      /* index of this key's host entry (self for hosts) */
+	int peers_begin, peers_end;    /* hosts: range of their peer keys */
+	bool is_host;
+	struct xr_endpoint ep;         /* confirmed */
+	uint64_t ep_ns;
+	struct xr_endpoint cand;       /* newest unconfirmed */
+	uint64_t cand_ns;
+};
+
+struct wgs_pending {
+	uint32_t sender;               /* initiator's index (wire bytes as u32) */
+	bool used;
+	uint64_t ns;
+	int responder;                 /* key the initiation's mac1 matched */
+	int initiator;                 /* key, or -1 when not known yet */
+	struct xr_endpoint src;        /* initiator's address */
+	struct xr_endpoint fwd[XR_WGS_FANOUT];
+	int n_fwd;
+	uint8_t resp_pub[32], init_pub[32]; /* to re-map across reconfiguration */
+	bool init_known;
+};
+
+struct xr_wgs {
+	struct wgs_key *keys;
+	int n_keys;
+	struct wgs_pending pending[XR_WGS_PENDING];
+	struct xr_wgs_stats st;
+};
+
+struct xr_wgs *xr_wgs_new(void)
+{
+	return calloc(1, sizeof(struct xr_wgs));
+}
+
+void xr_wgs_free(struct xr_wgs *w)
+{
+	if (!w)
+		return;
+	free(w->keys);
+	free(w);
+}
+
+const struct xr_wgs_stats *xr_wgs_stats(const struct xr_wgs *w)
+{
+	return &w->st;
+}
+
+static int find_key(const struct xr_wgs *w, const char *tenant, const uint8_t pub[32])
+{
+	for (int i = 0; i < w->n_keys; i++)
+		if (!memcmp(w->keys[i].pub, pub, 32) && (!tenant || !strcmp(w->keys[i].tenant, tenant)))
+			return i;
+	return -1;
+}
+
+int xr_wgs_configure(struct xr_wgs *w, const struct xr_relay_cfg *cfg, const uint32_t *tenant_ids)
+{
+	struct wgs_key *keys;
+	int n = 0, k = 0;
+
+	for (int t = 0; t < cfg->n_tenants; t++)
+		for (int h = 0; h < cfg->tenants[t].n_wg; h++)
+			n += 1 + cfg->tenants[t].wg[h].n_peers;
+	keys = calloc(n ? n : 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+
+	for (int t = 0; t < cfg->n_tenants; t++) {
+		const struct xr_cfg_tenant *tc = &cfg->tenants[t];
+
+		for (int h = 0; h < tc->n_wg; h++) {
+			int host = k;
+
+			for (int p = -1; p < tc->wg[h].n_peers; p++) {
+				struct wgs_key *key = &keys[k];
+				const uint8_t *pub = p < 0 ? tc->wg[h].pubkey : tc->wg[h].peers[p];
+				int old;
+
+				memcpy(key->pub, pub, 32);
+				xr_wg_mac1_key(pub, key->mac1_key);
+				key->tenant_id = tenant_ids[t];
+				key->tenant = tc->name;
+				key->tcfg = tc;
+				key->host = host;
+				key->is_host = p < 0;
+				/* carry learned endpoints over a reload */
+				old = find_key(w, tc->name, pub);
+				if (old >= 0) {
+					key->ep = w->keys[old].ep;
+					key->ep_ns = w->keys[old].ep_ns;
+					key->cand = w->keys[old].cand;
+					key->cand_ns = w->keys[old].cand_ns;
+				}
+				k++;
+			}
+			keys[host].peers_begin = host + 1;
+			keys[host].peers_end = k;
+		}
+	}
+
+	/* Re-map pending handshakes onto the new table by public key. */
+	for (int i = 0; i < XR_WGS_PENDING; i++) {
+		struct wgs_pending *p = &w->pending[i];
+		int r = -1, in = -1;
+
+		if (!p->used)
+			continue;
+		for (int j = 0; j < k; j++) {
+			if (!memcmp(keys[j].pub, p->resp_pub, 32))
+				r = j;
+			if (p->init_known && !memcmp(keys[j].pub, p->init_pub, 32))
+				in = j;
+		}
+		if (r < 0 || (p->init_known && in < 0))
+			p->used = false;
+		p->responder = r;
+		p->initiator = in;
+	}
+	free(w->keys);
+	w->keys = keys;
+	w->n_keys = k;
+	return 0;
+}
+
+/* ---- endpoints ----------------------------------------------------------- */
+
+void xr_ep_from_sockaddr(struct xr_endpoint *ep, const struct sockaddr *sa)
+{
+	memset(ep, 0, sizeof(*ep));
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *s4 = (const void *)sa;
+
+		ep->addr.a[10] = 0xff;
+		ep->addr.a[11] = 0xff;
+		memcpy(&ep->addr.a[12], &s4->sin_addr, 4);
+		ep->port = s4->sin_port;
+		ep->family = XR_AF_INET;
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const void *)sa;
+
+		memcpy(ep->addr.a, &s6->sin6_addr, 16);
+		ep->port = s6->sin6_port;
+		ep->family = XR_AF_INET6;
+		/* a v4-mapped source on a dual-stack socket is IPv4 */
+		if (IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr))
+			ep->family = XR_AF_INET;
+	}
+}
+
+socklen_t xr_ep_to_sockaddr(const struct xr_endpoint *ep, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (ep->family == XR_AF_INET) {
+		struct sockaddr_in *s4 = (void *)ss;
+
+		s4->sin_family = AF_INET;
+		memcpy(&s4->sin_addr, &ep->addr.a[12], 4);
+		s4->sin_port = ep->port;
+		return sizeof(*s4);
+	}
+	if (ep->family == XR_AF_INET6) {
+		struct sockaddr_in6 *s6 = (void *)ss;
+
+		s6->sin6_family = AF_INET6;
+		memcpy(&s6->sin6_addr, ep->addr.a, 16);
+		s6->sin6_port = ep->port;
+		return sizeof(*s6);
+	}
+	return 0;
+}
+
+const char *xr_ep_str(const struct xr_endpoint *ep, char *buf, size_t len)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (ep->family == XR_AF_INET) {
+		inet_ntop(AF_INET, &ep->addr.a[12], a, sizeof(a));
+		snprintf(buf, len, "%s:%u", a, ntohs(ep->port));
+	} else if (ep->family == XR_AF_INET6) {
+		inet_ntop(AF_INET6, ep->addr.a, a, sizeof(a));
+		snprintf(buf, len, "[%s]:%u", a, ntohs(ep->port));
+	} else {
+		snprintf(buf, len, "-");
+	}
+	return buf;
+}
+
+bool xr_ep_equal(const struct xr_endpoint *a, const struct xr_endpoint *b)
+{
+	return a->family == b->family && a->port == b->port &&
+	       !memcmp(a->addr.a, b->addr.a, 16);
+}
+
+bool xr_cidr_match(const struct xr_cidr *c, int n, const struct xr_endpoint *ep)
+{
+	if (n == 0)
+		return true;
+	for (int i = 0; i < n; i++) {
+		int bits = c[i].prefixlen, bytes = bits / 8, rem = bits % 8;
+
+		if (memcmp(c[i].addr, ep->addr.a, bytes))
+			continue;
+		if (rem && ((c[i].addr[bytes] ^ ep->addr.a[bytes]) & (0xff << (8 - rem))))
+			continue;
+		return true;
+	}
+	return false;
+}
+
+static int endpoints_of(const struct wgs_key *k, struct xr_endpoint *out)
+{
+	int n = 0;
+
+	if (k->ep.family)
+		out[n++] = k->ep;
+	if (k->cand.family && k->cand_ns > k->ep_ns && !xr_ep_equal(&k->cand, &k->ep))
+		out[n++] = k->cand;
+	return n;
+}
+
+static void confirm(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t now, bool *learned)
+{
+	if (!xr_ep_equal(&k->ep, ep))
+		*learned = true;
+	k->ep = *ep;
+	k->ep_ns = now;
+	if (xr_ep_equal(&k->cand, ep))
+		memset(&k->cand, 0, sizeof(k->cand));
+}
+
+int xr_wgs_endpoint_of(const struct xr_wgs *w, const uint8_t pub[32], struct xr_endpoint *ep,
+		       bool *confirmed)
+{
+	int i = find_key(w, NULL, pub);
+
+	if (i < 0)
+		return -ENOENT;
+	if (w->keys[i].ep.family) {
+		*ep = w->keys[i].ep;
+		*confirmed = true;
+		return 0;
+	}
+	if (w->keys[i].cand.family) {
+		*ep = w->keys[i].cand;
+		*confirmed = false;
+		return 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- pending handshakes: open addressing on the sender index ------------- */
+
+static struct wgs_pending *pending_find(struct xr_wgs *w, uint32_t sender, uint64_t now)
+{
+	for (unsigned i = 0; i < 8; i++) {
+		struct wgs_pending *p = &w->pending[(sender + i) & (XR_WGS_PENDING - 1)];
+
+		if (p->used && p->sender == sender && now - p->ns <= XR_WGS_PENDING_NS)
+			return p;
+	}
+	return NULL;
+}
+
+static struct wgs_pending *pending_slot(struct xr_wgs *w, uint32_t sender, uint64_t now)
+{
+	struct wgs_pending *oldest = NULL;
+
+	for (unsigned i = 0; i < 8; i++) {
+		struct wgs_pending *p = &w->pending[(sender + i) & (XR_WGS_PENDING - 1)];
+
+		if (!p->used || p->sender == sender || now - p->ns > XR_WGS_PENDING_NS)
+			return p;
+		if (!oldest || p->ns < oldest->ns)
+			oldest = p;
+	}
+	return oldest;  /* full probe window: the oldest handshake retries */
+}
+
+void xr_wgs_tick(struct xr_wgs *w, uint64_t now)
+{
+	for (int i = 0; i < XR_WGS_PENDING; i++)
+		if (w->pending[i].used && now - w->pending[i].ns > XR_WGS_PENDING_NS)
+			w->pending[i].used = false;
+}
+
+/* ---- messages -------------------------------------------------------------- */
+
+static void drop(struct xr_wgs_out *out, const char *why, uint64_t *ctr)
+{
+	out->verdict = XR_WGS_DROP;
+	out->why = why;
+	(*ctr)++;
+}
+
+static void handle_init(struct xr_wgs *w, const uint8_t *msg, size_t len, const struct xr_wg_msg *m,
+			const struct xr_endpoint *src, uint64_t now, struct xr_wgs_out *out)
+{
+	struct wgs_pending *p;
+	struct wgs_key *to = NULL, *from = NULL;
+	int ki = -1;
+
+	for (int i = 0; i < w->n_keys; i++) {
+		if (xr_wg_mac1_verify(msg, len, m, w->keys[i].mac1_key) == 1) {
+			ki = i;
+			break;
+		}
+	}
+	if (ki < 0)
+		return drop(out, "mac1 matches no tenant key", &w->st.no_key);
+	to = &w->keys[ki];
+	out->tenant_id = to->tenant_id;
+	out->tenant = to->tenant;
+	if (!xr_cidr_match(to->tcfg->allow, to->tcfg->n_allow, src))
+		return drop(out, "source not in tenant's allow list", &w->st.not_allowed);
+
+	if (!to->is_host) {
+		/* host -> public peer: the sender is this peer's host; remember
+		 * its address as a candidate until a response confirms it. */
+		from = &w->keys[to->host];
+		if (!xr_ep_equal(&from->ep, src)) {
+			from->cand = *src;
+			from->cand_ns = now;
+		}
+	}
+	out->n_dst = endpoints_of(to, out->dst);
+	if (!out->n_dst)
+		return drop(out, to->is_host ? "private host's endpoint not known yet"
+					     : "public peer's endpoint not known yet",
+			    &w->st.no_endpoint);
+
+	p = pending_slot(w, m->sender, now);
+	memset(p, 0, sizeof(*p));
+	p->used = true;
+	p->sender = m->sender;
+	p->ns = now;
+	p->responder = ki;
+	p->initiator = from ? (int)(from - w->keys) : -1;
+	p->src = *src;
+	p->n_fwd = out->n_dst;
+	memcpy(p->fwd, out->dst, sizeof(p->fwd));
+	memcpy(p->resp_pub, to->pub, 32);
+	if (from) {
+		memcpy(p->init_pub, from->pub, 32);
+		p->init_known = true;
+	}
+	out->verdict = XR_WGS_FORWARD;
+	out->why = "initiation";
+	w->st.forwarded++;
+}
+
+static bool from_forwarded(const struct wgs_pending *p, const struct xr_endpoint *src)
+{
+	for (int i = 0; i < p->n_fwd; i++)
+		if (xr_ep_equal(&p->fwd[i], src))
+			return true;
+	return false;
+}
+
+static void set_session(struct xr_session *s, const struct xr_endpoint *dst, uint32_t tid,
+			uint32_t peer, uint64_t now, const struct wgs_key *dkey)
+{
+	memset(s, 0, sizeof(*s));
+	s->dst = *dst;
+	s->tenant_id = tid;
+	s->peer_index = peer;
+	s->created_ns = now;
+	if (dkey)
+		memcpy(s->key_tag, dkey->pub, XR_WG_TAG_LEN);
+}
+
+static void handle_resp(struct xr_wgs *w, const uint8_t *msg, size_t len, const struct xr_wg_msg *m,
+			const struct xr_endpoint *src, uint64_t now, struct xr_wgs_out *out)
+{
+	struct wgs_pending *p = pending_find(w, m->receiver, now);
+	struct wgs_key *resp, *init = NULL;
+
+	if (!p)
+		return drop(out, "response to no pending initiation", &w->st.no_pending);
+	resp = &w->keys[p->responder];
+	out->tenant_id = resp->tenant_id;
+	out->tenant = resp->tenant;
+	if (!from_forwarded(p, src))
+		return drop(out, "response from an address the initiation was not sent to",
+			    &w->st.bad_source);
+
+	if (p->initiator >= 0) {
+		init = &w->keys[p->initiator];
+		if (xr_wg_mac1_verify(msg, len, m, init->mac1_key) != 1)
+			return drop(out, "response mac1 does not match the initiator", &w->st.no_key);
+	} else {
+		/* public peer -> host: the response's mac1 names the peer. */
+		struct wgs_key *host = &w->keys[resp->host];
+
+		for (int i = host->peers_begin; i < host->peers_end; i++) {
+			if (xr_wg_mac1_verify(msg, len, m, w->keys[i].mac1_key) == 1) {
+				init = &w->keys[i];
+				break;
+			}
+		}
+		if (!init && host->peers_end > host->peers_begin)
+			return drop(out, "response mac1 matches none of the host's peers", &w->st.no_key);
+	}
+
+	/* Completed: both addresses are now confirmed. */
+	confirm(resp, src, now, &out->learned);
+	if (init)
+		confirm(init, &p->src, now, &out->learned);
+
+	out->n_install = 2;
+	out->idx[0] = m->sender;      /* data to the responder carries its index */
+	set_session(&out->sess[0], src, resp->tenant_id, m->receiver, now, resp);
+	out->idx[1] = m->receiver;    /* data to the initiator carries the initiator's */
+	set_session(&out->sess[1], &p->src, resp->tenant_id, m->sender, now, init);
+	out->dst[0] = p->src;
+	out->n_dst = 1;
+	out->verdict = XR_WGS_FORWARD;
+	out->why = "response";
+	p->used = false;
+	w->st.forwarded++;
+	w->st.sessions_installed++;
+}
+
+static void handle_cookie(struct xr_wgs *w, const struct xr_wg_msg *m,
+			  const struct xr_endpoint *src, uint64_t now, struct xr_wgs_out *out)
+{
+	struct wgs_pending *p = pending_find(w, m->receiver, now);
+
+	if (!p)
+		return drop(out, "cookie reply to no pending initiation", &w->st.no_pending);
+	out->tenant_id = w->keys[p->responder].tenant_id;
+	out->tenant = w->keys[p->responder].tenant;
+	if (!from_forwarded(p, src))
+		return drop(out, "cookie reply from an address the initiation was not sent to",
+			    &w->st.bad_source);
+	out->dst[0] = p->src;
+	out->n_dst = 1;
+	out->verdict = XR_WGS_FORWARD;
+	out->why = "cookie reply";
+	w->st.forwarded++;
+}
+
+void xr_wgs_handle(struct xr_wgs *w, const uint8_t *msg, size_t len,
+		   const struct xr_endpoint *src, uint64_t now, struct xr_wgs_out *out)
+{
+	struct xr_wg_msg m;
+
+	memset(out, 0, sizeof(*out));
+	if (xr_wg_parse(msg, len, &m))
+		return drop(out, "malformed WireGuard message", &w->st.malformed);
+	/* Map keys are the wire's little-endian bytes read as a host u32. */
+	m.sender = htole32(m.sender);
+	m.receiver = htole32(m.receiver);
+	switch (m.type) {
+	case XR_WG_TYPE_INITIATION:
+		w->st.init++;
+		return handle_init(w, msg, len, &m, src, now, out);
+	case XR_WG_TYPE_RESPONSE:
+		w->st.resp++;
+		return handle_resp(w, msg, len, &m, src, now, out);
+	case XR_WG_TYPE_COOKIE:
+		w->st.cookie++;
+		return handle_cookie(w, &m, src, now, out);
+	default:
+		return drop(out, "not a handshake message", &w->st.malformed);
+	}
+}
+
+void xr_wgs_adopt(struct xr_wgs *w, const struct xr_session *s)
+{
+	static const uint8_t zero[XR_WG_TAG_LEN];
+
+	if (!memcmp(s->key_tag, zero, sizeof(zero)))
+		return;
+	for (int i = 0; i < w->n_keys; i++) {
+		struct wgs_key *k = &w->keys[i];
+
+		if (k->tenant_id != s->tenant_id || memcmp(k->pub, s->key_tag, XR_WG_TAG_LEN))
+			continue;
+		if (s->created_ns > k->ep_ns) {
+			k->ep = s->dst;
+			k->ep_ns = s->created_ns;
+		}
+	}
+}
