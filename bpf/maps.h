@@ -7,11 +7,13 @@
 
 #include "xrelay_abi.h"
 
-/* enum xr_reason -> {packets, bytes}, per CPU: every verdict is counted here. */
+/* enum xr_reason -> {packets, bytes}, per CPU: every verdict is counted here.
+ * The key is a plain __u32: array maps refuse a BTF enum key (EINVAL, and
+ * libbpf would silently retry without BTF); `xrelayctl stats` names them. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, XR_R_MAX);
-	__type(key, enum xr_reason);
+	__type(key, __u32);
 	__type(value, struct xr_counter);
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xr_stats SEC(".maps");
@@ -82,14 +84,24 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xr_hsrate SEC(".maps");
 
-/* egress ifindex -> ifindex, for XDP_REDIRECT when the route leaves by another
- * attached NIC (that NIC must run XDP too, e.g. this program). */
+/* peer address -> reverse-path next hop (see struct xr_nexthop). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, XR_HS_SOURCES);
+	__type(key, struct xr_addr);
+	__type(value, struct xr_nexthop);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xr_nexthop SEC(".maps");
+
+/* egress ifindex -> ifindex, for XDP_REDIRECT when the route leaves by
+ * another attached NIC (that NIC must run XDP too, e.g. this program).
+ * Pinned by bpfobj.c, not by libbpf: the kernel adds BPF_F_RDONLY_PROG to
+ * every devmap, so libbpf's reuse check always reports "parameter mismatch". */
 struct {
 	__uint(type, BPF_MAP_TYPE_DEVMAP_HASH);
 	__uint(max_entries, 64);
 	__type(key, __u32);
 	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xr_txports SEC(".maps");
 
 /* [0] -> ABI version of the pinned layout. */

@@ -25,8 +25,9 @@ struct xr_pkt {
 	__u32 l3len;          /* IP packet length from the IP header */
 	__u32 plen;           /* UDP payload length from the UDP header */
 	__u8 family;          /* 4 or 6 */
-	struct xr_addr src;   /* IPv4-mapped for IPv4 */
-	struct xr_addr dst;
+	/* aligned: they are read as u32 words ("misaligned stack access") */
+	struct xr_addr src __attribute__((aligned(8)));   /* IPv4-mapped for IPv4 */
+	struct xr_addr dst __attribute__((aligned(8)));
 };
 
 static __always_inline void addr_from_v4(struct xr_addr *a, __be32 v4)
@@ -82,11 +83,24 @@ static __always_inline int wg_forward(struct xdp_md *ctx, struct xr_pkt *p,
 	}
 
 	/* OUTPUT: look up as the relay host originating the packet (it is the
-	 * UDP endpoint, not a router), so net.ipv4.ip_forward can stay off. */
+	 * UDP endpoint, not a router). */
 	rc = bpf_fib_lookup(ctx, &fib, sizeof(fib), BPF_FIB_LOOKUP_OUTPUT);
 	switch (rc) {
 	case BPF_FIB_LKUP_RET_SUCCESS:
 		break;
+	case BPF_FIB_LKUP_RET_FWD_DISABLED: {
+		/* The helper refuses unless forwarding is enabled on the NIC,
+		 * even for OUTPUT lookups.  Use the next hop the peer's own
+		 * handshakes arrived through instead. */
+		struct xr_nexthop *nh = bpf_map_lookup_elem(&xr_nexthop, &s->dst.addr);
+
+		if (!nh)
+			return XR_R_PASS_SLOWPATH;
+		__builtin_memcpy(fib.dmac, nh->mac, 6);
+		__builtin_memcpy(fib.smac, nh->our_mac, 6);
+		fib.ifindex = nh->ifindex;
+		break;
+	}
 	case BPF_FIB_LKUP_RET_NO_NEIGH:   /* xrelayd's sendmsg() resolves it */
 	case BPF_FIB_LKUP_RET_FRAG_NEEDED: /* the stack fragments */
 		return XR_R_PASS_SLOWPATH;

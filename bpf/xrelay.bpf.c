@@ -57,9 +57,31 @@ static __always_inline int wg_type(const __u8 *wg, void *data_end, __u32 plen)
 	case XR_WG_TYPE_COOKIE << 24:
 		return plen == XR_WG_COOKIE_LEN ? XR_WG_TYPE_COOKIE : 0;
 	case XR_WG_TYPE_DATA << 24:
-		return plen >= XR_WG_DATA_MIN_LEN && !(plen & 15) ? XR_WG_TYPE_DATA : 0;
+		/* no 16-byte alignment check: WireGuard pads the plaintext to
+		 * 16 bytes *capped at the MTU*, so a full-size packet is not
+		 * a multiple of 16 (1420-byte MTU: 1452-byte messages) */
+		return plen >= XR_WG_DATA_MIN_LEN ? XR_WG_TYPE_DATA : 0;
 	}
 	return 0;
+}
+
+/* Remember the link-layer path of a peer's handshake (reverse path). */
+static __always_inline void learn_nexthop(struct xdp_md *ctx, struct xr_pkt *p, __u64 now)
+{
+	struct xr_nexthop nh = { .ifindex = ctx->ingress_ifindex, .seen_ns = now };
+
+	__builtin_memcpy(nh.mac, p->eth->h_source, 6);
+	__builtin_memcpy(nh.our_mac, p->eth->h_dest, 6);
+	bpf_map_update_elem(&xr_nexthop, &p->src, &nh, BPF_ANY);
+}
+
+/* Did this packet come from where the opposite peer completed the handshake? */
+static __always_inline bool from_expected(const struct xr_pkt *p, const struct xr_session *s)
+{
+	const __u32 *a = (const __u32 *)s->src.addr.a, *b = (const __u32 *)p->src.a;
+
+	return s->src.port == p->udp->source &&
+	       a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
 }
 
 static __always_inline void tenant_count(__u32 tid, int reason, __u32 bytes, bool rx)
@@ -72,6 +94,7 @@ static __always_inline void tenant_count(__u32 tid, int reason, __u32 bytes, boo
 	if (!ts)
 		return;
 	if (rx) {
+		/* rx: every packet that arrived for one of the tenant's sessions */
 		ts->rx_packets++;
 		ts->rx_bytes += bytes;
 		return;
@@ -79,7 +102,7 @@ static __always_inline void tenant_count(__u32 tid, int reason, __u32 bytes, boo
 	if (reason == XR_R_TX || reason == XR_R_REDIRECT) {
 		ts->tx_packets++;
 		ts->tx_bytes += bytes;
-	} else if (reason >= 0 && reason < XR_R_MAX) {
+	} else if (reason >= XR_R_DROP_MALFORMED && reason < XR_R_MAX) {
 		ts->drop[reason]++;
 	}
 }
@@ -151,8 +174,12 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 	if (!type)
 		return XR_R_DROP_WG_BAD_TYPE;
 	now = bpf_ktime_get_ns();
-	if (type != XR_WG_TYPE_DATA)
-		return hs_admit(&p.src, now) ? XR_R_PASS_HANDSHAKE : XR_R_DROP_HS_RATELIMIT;
+	if (type != XR_WG_TYPE_DATA) {
+		if (!hs_admit(&p.src, now))
+			return XR_R_DROP_HS_RATELIMIT;
+		learn_nexthop(ctx, &p, now);
+		return XR_R_PASS_HANDSHAKE;
+	}
 
 	if ((void *)(p.wg + 8) > data_end)
 		return XR_R_DROP_MALFORMED;
@@ -161,6 +188,8 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 	if (!s)
 		return XR_R_DROP_UNKNOWN_INDEX;
 
+	if (!(s->flags & XR_SESS_F_CONFIRMED) && from_expected(&p, s))
+		__sync_fetch_and_or(&s->flags, XR_SESS_F_CONFIRMED);
 	*tid = s->tenant_id;
 	tenant_count(*tid, 0, p.l3len, true);
 	t = bpf_map_lookup_elem(&xr_tenants, tid);

@@ -102,6 +102,7 @@ enum xr_reason {
 #define XR_MAP_HSRATE    "xr_hsrate"    /* lru hash: source addr -> xr_gcra */
 #define XR_MAP_TXPORTS   "xr_txports"   /* devmap hash: ifindex -> ifindex */
 #define XR_MAP_META      "xr_meta"      /* array[1]: xr_meta */
+#define XR_MAP_NEXTHOP   "xr_nexthop"   /* lru hash: peer addr -> xr_nexthop */
 
 struct xr_counter {
 	__u64 packets;
@@ -159,17 +160,41 @@ struct xr_police {
 /*
  * One direction of a relayed WireGuard session, keyed by the receiver
  * index that the *destination* peer chose (type-4 messages carry it).
+ *
+ * `src` is where the opposite peer was when the handshake completed.  The
+ * first data packet that arrives from there sets XR_SESS_F_CONFIRMED: only
+ * the genuine peer sends data on a keypair, after it authenticated the
+ * handshake, so this is how xrelayd learns which endpoints to trust
+ * (docs/SECURITY.md).  Packets from elsewhere are still forwarded.
  */
+#define XR_SESS_F_CONFIRMED (1u << 0)
+
 struct xr_session {
 	struct xr_endpoint dst;    /* where packets with this index go */
+	struct xr_endpoint src;    /* where the opposite peer was at handshake time */
 	__u32 tenant_id;
 	__u32 peer_index;          /* index of the opposite direction */
+	__u32 flags;               /* XR_SESS_F_*, set by the data plane */
 	__u32 pad;
 	__u64 created_ns;          /* CLOCK_MONOTONIC, from the completing handshake */
 	__u64 last_ns;             /* last packet forwarded */
 	__u64 packets;             /* forwarded, updated atomically */
 	__u64 bytes;
 	__u8 key_tag[XR_WG_TAG_LEN]; /* first bytes of dst's public key, 0 if unknown */
+};
+
+/*
+ * Reverse-path next hop, learned from the Ethernet header of the handshakes
+ * a peer sends: where frames for that address go when the FIB cannot be
+ * asked (bpf_fib_lookup refuses with FWD_DISABLED unless forwarding is on
+ * for the NIC, which a relay host does not need otherwise).
+ */
+struct xr_nexthop {
+	__u8 mac[6];               /* next hop's MAC (the frame's source) */
+	__u8 our_mac[6];           /* our MAC on that link (the frame's destination) */
+	__u32 ifindex;             /* where it arrived */
+	__u32 pad;
+	__u64 seen_ns;
 };
 
 struct xr_listen_key {
@@ -228,7 +253,8 @@ static inline __u64 xr_bw_ns_per_mib(__u64 bps)
 #ifndef __bpf__
 _Static_assert(sizeof(struct xr_addr) == 16, "xr_addr");
 _Static_assert(sizeof(struct xr_endpoint) == 20, "xr_endpoint");
-_Static_assert(sizeof(struct xr_session) == 72, "xr_session");
+_Static_assert(sizeof(struct xr_session) == 96, "xr_session");
+_Static_assert(sizeof(struct xr_nexthop) == 32, "xr_nexthop");
 _Static_assert(sizeof(struct xr_listen_key) == 20, "xr_listen_key");
 _Static_assert(sizeof(struct xr_allow_key) == 24, "xr_allow_key");
 _Static_assert(sizeof(struct xr_tenant) == 96, "xr_tenant");

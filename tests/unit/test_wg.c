@@ -102,16 +102,20 @@ static void test_parse_wrong_length(void)
 	CU_ASSERT_EQUAL(xr_wg_parse(NULL, 0, &m), -1);
 }
 
+/* WireGuard pads the plaintext to a multiple of 16 *capped at the MTU*
+ * (wireguard-go: paddedSize = min((n + 15) & ~15, mtu)), so a full-size
+ * message with a 1420-byte MTU is 1452 bytes, not a multiple of 16.  Only
+ * the minimum (header + empty payload's tag) is checked. */
 static void test_parse_data_padding(void)
 {
 	size_t len;
 
+	for (len = 0; len < 32; len++)
+		CU_ASSERT(!parse_ok(XR_WG_TYPE_DATA, len));
 	for (len = 32; len <= 100; len++)
-		CU_ASSERT_EQUAL(parse_ok(XR_WG_TYPE_DATA, len), (len - 16) % 16 == 0);
-	CU_ASSERT(!parse_ok(XR_WG_TYPE_DATA, 33));
-	CU_ASSERT(!parse_ok(XR_WG_TYPE_DATA, 40));
-	CU_ASSERT(!parse_ok(XR_WG_TYPE_DATA, 47));
-	CU_ASSERT(!parse_ok(XR_WG_TYPE_DATA, 1441));
+		CU_ASSERT(parse_ok(XR_WG_TYPE_DATA, len));
+	CU_ASSERT(parse_ok(XR_WG_TYPE_DATA, 1452));   /* 1420-byte MTU, full packet */
+	CU_ASSERT(parse_ok(XR_WG_TYPE_DATA, 1441));
 }
 
 static void test_parse_reserved(void)

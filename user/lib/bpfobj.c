@@ -179,7 +179,8 @@ static int check_meta(struct xr_bpf *b, char *err, size_t errlen)
 int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, size_t errlen)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, opts);
-	int rc;
+	char txpath[PATH_MAX + 32];
+	int rc, txfd;
 
 	memset(b, 0, sizeof(*b));
 	snprintf(b->pin_root, sizeof(b->pin_root), "%s", root);
@@ -200,6 +201,19 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 	}
 	if (!with_prog)
 		bpf_program__set_autoload(b->skel->progs.xrelay_xdp, false);
+	/* xr_txports is adopted by hand: see its definition in bpf/maps.h */
+	snprintf(txpath, sizeof(txpath), "%s/%s", root, XR_MAP_TXPORTS);
+	txfd = bpf_obj_get(txpath);
+	if (txfd >= 0) {
+		rc = bpf_map__reuse_fd(b->skel->maps.xr_txports, txfd);
+		close(txfd);
+		if (rc) {
+			snprintf(err, errlen, "bpf_map__reuse_fd(%s): %s", txpath, strerror(-rc));
+			xrelay_bpf__destroy(b->skel);
+			b->skel = NULL;
+			return rc;
+		}
+	}
 	rc = xrelay_bpf__load(b->skel);
 	if (rc) {
 		snprintf(err, errlen, "bpf_object__load(xrelay, pin root %s): %s%s", root,
@@ -208,6 +222,12 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 			 rc == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN, or root)" : "");
 		xrelay_bpf__destroy(b->skel);
 		b->skel = NULL;
+		return rc;
+	}
+	if (txfd < 0 && bpf_obj_pin(bpf_map__fd(b->skel->maps.xr_txports), txpath) && errno != EEXIST) {
+		rc = -errno;
+		snprintf(err, errlen, "bpf_obj_pin(%s): %s", txpath, strerror(errno));
+		xr_bpf_close(b);
 		return rc;
 	}
 	fill_fds(b);

@@ -20,6 +20,7 @@
  * is bits per second.  So "100mbit" = 100e6 bit/s and "10mbps" = 80e6 bit/s.
  */
 #include "config.h"
+#include "wg.h"
 #include "identity.h"
 #include "log.h"
 #include "xrelay_config.h"
@@ -280,12 +281,6 @@ static int unknown(struct ctx *c, const yaml_node_t *kn, const char *key, const 
 static bool is_digit(char ch)
 {
 	return ch >= '0' && ch <= '9';
-}
-
-static bool is_b64(char ch)
-{
-	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || is_digit(ch) ||
-	       ch == '+' || ch == '/';
 }
 
 static int port_parse(const char *s, uint16_t *port)
@@ -608,25 +603,10 @@ int xr_parse_duration_ms(const char *s, uint64_t *ms)
 	return parse_scaled(s, dur_units, true, 24ULL * 3600000, ms);
 }
 
-/* Strict: 43 base64 characters and '=', canonical (the unused low bits of the
- * last character zero), as wg(8) requires. */
+/* Strict canonical base64 of 32 bytes, as wg(8) prints keys: wg.c owns it. */
 int xr_parse_wg_key(const char *s, uint8_t out[32])
 {
-	unsigned char buf[48], re[48];
-
-	if (strlen(s) != 44 || s[43] != '=')
-		return -1;
-	for (int i = 0; i < 43; i++)
-		if (!is_b64(s[i]))
-			return -1;
-	/* EVP_DecodeBlock counts the padding as output: 44 chars -> 33 bytes */
-	if (EVP_DecodeBlock(buf, (const unsigned char *)s, 44) != 33)
-		return -1;
-	EVP_EncodeBlock(re, buf, 32);
-	if (memcmp(re, s, 44))
-		return -1;
-	memcpy(out, buf, 32);
-	return 0;
+	return xr_wg_key_from_base64(s, out);
 }
 
 const char *xr_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len)
@@ -1354,8 +1334,8 @@ static int relay_tenants(struct ctx *c, const yaml_node_t *n, struct xr_relay_cf
 
 	if (rc)
 		return rc < 0 ? -1 : 0;
-	if (seq_len(n) > XR_MAX_TENANTS)
-		return cerr(c, nline(n), "too many tenants (max %d, CONFIG_XR_MAX_TENANTS)", XR_MAX_TENANTS);
+	if (seq_len(n) > XR_MAX_TENANTS - 1)   /* tenant id 0 means "none" */
+		return cerr(c, nline(n), "too many tenants (max %d, CONFIG_XR_MAX_TENANTS)", XR_MAX_TENANTS - 1);
 	if (!(cfg->tenants = calloc((size_t)seq_len(n) + 1, sizeof(*cfg->tenants))))
 		return cerr(c, nline(n), "out of memory");
 	for (int i = 0; i < seq_len(n); i++) {
@@ -1405,6 +1385,46 @@ static int relay_root(struct ctx *c, const yaml_node_t *n, struct xr_relay_cfg *
 	return 0;
 }
 
+/* mac1 names a public key, not a tenant: every key the relay matches
+ * handshakes against must point at one tenant, and a key must not be both a
+ * private host and a public peer.  A public peer may be shared by several
+ * hosts of one tenant (the relay then fans its handshakes out). */
+static int wg_keys_unambiguous(struct ctx *c, const struct xr_relay_cfg *cfg)
+{
+	char b64[64];
+
+	for (int t = 0; t < cfg->n_tenants; t++) {
+		const struct xr_cfg_tenant *T = &cfg->tenants[t];
+
+		for (int h = 0; h < T->n_wg; h++) {
+			for (int p = -1; p < T->wg[h].n_peers; p++) {
+				const uint8_t *k = p < 0 ? T->wg[h].pubkey : T->wg[h].peers[p];
+
+				for (int u = 0; u < cfg->n_tenants; u++) {
+					const struct xr_cfg_tenant *U = &cfg->tenants[u];
+
+					for (int g = 0; g < U->n_wg; g++) {
+						bool host_clash = p >= 0 && !memcmp(k, U->wg[g].pubkey, 32);
+						bool peer_clash = false;
+
+						for (int q = 0; p >= 0 && u != t && q < U->wg[g].n_peers; q++)
+							peer_clash |= !memcmp(k, U->wg[g].peers[q], 32);
+						if (!host_clash && !peer_clash)
+							continue;
+						EVP_EncodeBlock((unsigned char *)b64, k, 32);
+						return cerr(c, T->wg[h].line,
+							    "WireGuard key '%s' of tenant '%s' is also %s of tenant '%s' "
+							    "(line %d): the relay could not tell them apart",
+							    b64, T->name, host_clash ? "the host key" : "a peer key",
+							    U->name, U->wg[g].line);
+					}
+				}
+			}
+		}
+	}
+	return 0;
+}
+
 int xr_relay_cfg_parse(const char *name, const char *yaml, size_t len,
 		       struct xr_relay_cfg *cfg, char *err, size_t errlen)
 {
@@ -1423,6 +1443,8 @@ int xr_relay_cfg_parse(const char *name, const char *yaml, size_t len,
 		return -1;
 	c.doc = &doc;
 	rc = relay_root(&c, yaml_document_get_root_node(&doc), cfg);
+	if (!rc)
+		rc = wg_keys_unambiguous(&c, cfg);
 	yaml_document_delete(&doc);
 	free(c.seen.v);
 	if (rc)

@@ -2,6 +2,7 @@
 #include "log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <bpf/libbpf.h>
@@ -72,7 +73,8 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	char buf[1024];
 	size_t n;
 
-	if (level == LIBBPF_DEBUG && g_level < XR_LOG_DEBUG)
+	/* libbpf's debug output is a loader trace: only on explicit request */
+	if (level == LIBBPF_DEBUG && !getenv("XRELAY_LIBBPF_DEBUG"))
 		return 0;
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	n = strlen(buf);

@@ -38,6 +38,7 @@ struct wgs_pending {
 	int n_fwd;
 	uint8_t resp_pub[32], init_pub[32]; /* to re-map across reconfiguration */
 	bool init_known;
+	int n_resp;                    /* responses seen (at most one per n_fwd) */
 };
 
 struct xr_wgs {
@@ -312,12 +313,31 @@ static void drop(struct xr_wgs_out *out, const char *why, uint64_t *ctr)
 	(*ctr)++;
 }
 
+/* Apply `fn` to every key entry of the tenant with this public key (a
+ * public peer shared by several hosts has one entry per host). */
+static void each_same_key(struct xr_wgs *w, const struct wgs_key *k,
+			  void (*fn)(struct wgs_key *, const struct xr_endpoint *, uint64_t),
+			  const struct xr_endpoint *ep, uint64_t now)
+{
+	for (int i = 0; i < w->n_keys; i++)
+		if (w->keys[i].tenant_id == k->tenant_id && !memcmp(w->keys[i].pub, k->pub, 32))
+			fn(&w->keys[i], ep, now);
+}
+
+static void set_candidate(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t now)
+{
+	if (xr_ep_equal(&k->ep, ep))
+		return;
+	k->cand = *ep;
+	k->cand_ns = now;
+}
+
 static void handle_init(struct xr_wgs *w, const uint8_t *msg, size_t len, const struct xr_wg_msg *m,
 			const struct xr_endpoint *src, uint64_t now, struct xr_wgs_out *out)
 {
 	struct wgs_pending *p;
-	struct wgs_key *to = NULL, *from = NULL;
-	int ki = -1;
+	struct wgs_key *to = NULL;
+	int ki = -1, initiator = -1, hosts = 0;
 
 	for (int i = 0; i < w->n_keys; i++) {
 		if (xr_wg_mac1_verify(msg, len, m, w->keys[i].mac1_key) == 1) {
@@ -334,13 +354,20 @@ static void handle_init(struct xr_wgs *w, const uint8_t *msg, size_t len, const 
 		return drop(out, "source not in tenant's allow list", &w->st.not_allowed);
 
 	if (!to->is_host) {
-		/* host -> public peer: the sender is this peer's host; remember
-		 * its address as a candidate until a response confirms it. */
-		from = &w->keys[to->host];
-		if (!xr_ep_equal(&from->ep, src)) {
-			from->cand = *src;
-			from->cand_ns = now;
+		/* host -> public peer: the sender is one of the hosts that list
+		 * this peer; its address becomes a candidate of each of them
+		 * (a host that is not the sender ignores what it cannot decrypt). */
+		for (int i = 0; i < w->n_keys; i++) {
+			struct wgs_key *k = &w->keys[i];
+
+			if (k->is_host || k->tenant_id != to->tenant_id || memcmp(k->pub, to->pub, 32))
+				continue;
+			each_same_key(w, &w->keys[k->host], set_candidate, src, now);
+			initiator = k->host;
+			hosts++;
 		}
+		if (hosts > 1)
+			initiator = -1;  /* told apart by the response's mac1 */
 	}
 	out->n_dst = endpoints_of(to, out->dst);
 	if (!out->n_dst)
@@ -354,13 +381,13 @@ static void handle_init(struct xr_wgs *w, const uint8_t *msg, size_t len, const 
 	p->sender = m->sender;
 	p->ns = now;
 	p->responder = ki;
-	p->initiator = from ? (int)(from - w->keys) : -1;
+	p->initiator = initiator;
 	p->src = *src;
 	p->n_fwd = out->n_dst;
 	memcpy(p->fwd, out->dst, sizeof(p->fwd));
 	memcpy(p->resp_pub, to->pub, 32);
-	if (from) {
-		memcpy(p->init_pub, from->pub, 32);
+	if (initiator >= 0) {
+		memcpy(p->init_pub, w->keys[initiator].pub, 32);
 		p->init_known = true;
 	}
 	out->verdict = XR_WGS_FORWARD;
@@ -376,11 +403,13 @@ static bool from_forwarded(const struct wgs_pending *p, const struct xr_endpoint
 	return false;
 }
 
-static void set_session(struct xr_session *s, const struct xr_endpoint *dst, uint32_t tid,
-			uint32_t peer, uint64_t now, const struct wgs_key *dkey)
+static void set_session(struct xr_session *s, const struct xr_endpoint *dst,
+			const struct xr_endpoint *src, uint32_t tid, uint32_t peer, uint64_t now,
+			const struct wgs_key *dkey)
 {
 	memset(s, 0, sizeof(*s));
 	s->dst = *dst;
+	s->src = *src;
 	s->tenant_id = tid;
 	s->peer_index = peer;
 	s->created_ns = now;
@@ -388,11 +417,53 @@ static void set_session(struct xr_session *s, const struct xr_endpoint *dst, uin
 		memcpy(s->key_tag, dkey->pub, XR_WG_TAG_LEN);
 }
 
+/* Which key made the response's mac1?  It is keyed with the initiator's
+ * public key; returns the key, NULL when none of the candidates verifies,
+ * or `any` when there is nothing to check against (a host without peers). */
+static struct wgs_key *response_initiator(struct xr_wgs *w, const struct wgs_pending *p,
+					  const uint8_t *msg, size_t len,
+					  const struct xr_wg_msg *m, struct wgs_key *any)
+{
+	struct wgs_key *resp = &w->keys[p->responder];
+	int tried = 0;
+
+	if (p->initiator >= 0)
+		return xr_wg_mac1_verify(msg, len, m, w->keys[p->initiator].mac1_key) == 1 ?
+		       &w->keys[p->initiator] : NULL;
+	for (int i = 0; i < w->n_keys; i++) {
+		struct wgs_key *k = &w->keys[i];
+		bool cand;
+
+		if (k->tenant_id != resp->tenant_id)
+			continue;
+		if (resp->is_host)      /* a public peer of this host started it */
+			cand = !k->is_host && k->host == resp->host;
+		else                    /* one of the hosts listing this peer did */
+			cand = !k->is_host && !memcmp(k->pub, resp->pub, 32);
+		if (!cand)
+			continue;
+		tried++;
+		if (resp->is_host && xr_wg_mac1_verify(msg, len, m, k->mac1_key) == 1)
+			return k;
+		if (!resp->is_host && xr_wg_mac1_verify(msg, len, m, w->keys[k->host].mac1_key) == 1)
+			return &w->keys[k->host];
+	}
+	return tried ? NULL : any;
+}
+
+/*
+ * A response completes a handshake: install both session directions and
+ * forward it to the initiator.  Every address the initiation was forwarded
+ * to may answer (the confirmed endpoint and a candidate); each answer gets
+ * its own sessions and only the genuine one will ever carry data.  Nothing
+ * is trusted from a response alone: an endpoint is confirmed when data
+ * arrives on its session from the expected peer (xr_wgs_adopt).
+ */
 static void handle_resp(struct xr_wgs *w, const uint8_t *msg, size_t len, const struct xr_wg_msg *m,
 			const struct xr_endpoint *src, uint64_t now, struct xr_wgs_out *out)
 {
 	struct wgs_pending *p = pending_find(w, m->receiver, now);
-	struct wgs_key *resp, *init = NULL;
+	struct wgs_key *resp, *init, nobody = { .tenant_id = 0 };
 
 	if (!p)
 		return drop(out, "response to no pending initiation", &w->st.no_pending);
@@ -402,40 +473,24 @@ static void handle_resp(struct xr_wgs *w, const uint8_t *msg, size_t len, const 
 	if (!from_forwarded(p, src))
 		return drop(out, "response from an address the initiation was not sent to",
 			    &w->st.bad_source);
-
-	if (p->initiator >= 0) {
-		init = &w->keys[p->initiator];
-		if (xr_wg_mac1_verify(msg, len, m, init->mac1_key) != 1)
-			return drop(out, "response mac1 does not match the initiator", &w->st.no_key);
-	} else {
-		/* public peer -> host: the response's mac1 names the peer. */
-		struct wgs_key *host = &w->keys[resp->host];
-
-		for (int i = host->peers_begin; i < host->peers_end; i++) {
-			if (xr_wg_mac1_verify(msg, len, m, w->keys[i].mac1_key) == 1) {
-				init = &w->keys[i];
-				break;
-			}
-		}
-		if (!init && host->peers_end > host->peers_begin)
-			return drop(out, "response mac1 matches none of the host's peers", &w->st.no_key);
-	}
-
-	/* Completed: both addresses are now confirmed. */
-	confirm(resp, src, now, &out->learned);
-	if (init)
-		confirm(init, &p->src, now, &out->learned);
+	if (p->n_resp >= p->n_fwd)
+		return drop(out, "more responses than addresses asked", &w->st.bad_source);
+	init = response_initiator(w, p, msg, len, m, &nobody);
+	if (!init)
+		return drop(out, "response mac1 matches no possible initiator", &w->st.no_key);
+	if (init == &nobody)
+		init = NULL;
+	p->n_resp++;
 
 	out->n_install = 2;
 	out->idx[0] = m->sender;      /* data to the responder carries its index */
-	set_session(&out->sess[0], src, resp->tenant_id, m->receiver, now, resp);
+	set_session(&out->sess[0], src, &p->src, resp->tenant_id, m->receiver, now, resp);
 	out->idx[1] = m->receiver;    /* data to the initiator carries the initiator's */
-	set_session(&out->sess[1], &p->src, resp->tenant_id, m->sender, now, init);
+	set_session(&out->sess[1], &p->src, src, resp->tenant_id, m->sender, now, init);
 	out->dst[0] = p->src;
 	out->n_dst = 1;
 	out->verdict = XR_WGS_FORWARD;
 	out->why = "response";
-	p->used = false;
 	w->st.forwarded++;
 	w->st.sessions_installed++;
 }
@@ -485,20 +540,29 @@ void xr_wgs_handle(struct xr_wgs *w, const uint8_t *msg, size_t len,
 	}
 }
 
-void xr_wgs_adopt(struct xr_wgs *w, const struct xr_session *s)
+static void confirm_one(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t now)
+{
+	bool dummy = false;
+
+	confirm(k, ep, now, &dummy);
+}
+
+bool xr_wgs_adopt(struct xr_wgs *w, const struct xr_session *s)
 {
 	static const uint8_t zero[XR_WG_TAG_LEN];
+	bool changed = false;
 
-	if (!memcmp(s->key_tag, zero, sizeof(zero)))
-		return;
+	if (!(s->flags & XR_SESS_F_CONFIRMED) || !memcmp(s->key_tag, zero, sizeof(zero)))
+		return false;
 	for (int i = 0; i < w->n_keys; i++) {
 		struct wgs_key *k = &w->keys[i];
 
 		if (k->tenant_id != s->tenant_id || memcmp(k->pub, s->key_tag, XR_WG_TAG_LEN))
 			continue;
-		if (s->created_ns > k->ep_ns) {
-			k->ep = s->dst;
-			k->ep_ns = s->created_ns;
-		}
+		if (xr_ep_equal(&k->ep, &s->dst) || s->created_ns < k->ep_ns)
+			continue;
+		each_same_key(w, k, confirm_one, &s->dst, s->created_ns);
+		changed = true;
 	}
+	return changed;
 }

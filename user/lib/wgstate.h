@@ -12,15 +12,17 @@
  *   initiation verifying under a host key  -> from a public peer, to that host
  *   initiation verifying under a peer key  -> from that peer's host, to the peer
  *
- * Trust.  An endpoint is only *confirmed* by a completed handshake: the
- * response comes from an address the initiation was forwarded to, with a
- * valid mac1 and the pending sender index (32 random bits the relay only
- * revealed to that address); and a responder only answers an initiation
- * whose static key it authenticated.  A verified initiation from a new
- * address only makes a *candidate* that also receives forwarded
- * initiations, so NAT rebinding heals on the next handshake without letting
- * a bare packet redirect anyone's traffic.  Sessions (the XDP map entries)
- * are installed only from completed handshakes.
+ * Trust.  mac1 needs only public keys, so anyone who knows them can make a
+ * message the relay accepts; the relay therefore trusts no single message.
+ * An initiation from a new address makes it a *candidate*; initiations
+ * towards that key go to its confirmed address and its newest candidate;
+ * each answer from those addresses installs its own pair of sessions.  An
+ * address is *confirmed* only when data arrives on such a session from the
+ * opposite peer's handshake address (the data plane sets
+ * XR_SESS_F_CONFIRMED): a WireGuard peer sends data on a keypair only after
+ * it authenticated the handshake, which no one without the private keys
+ * can fake short of spoofing the peer's address.  Forged answers leave only
+ * sessions that never carry data and expire.
  */
 #ifndef XR_WGSTATE_H
 #define XR_WGSTATE_H
@@ -79,8 +81,13 @@ int xr_wgs_configure(struct xr_wgs *w, const struct xr_relay_cfg *cfg, const uin
 void xr_wgs_handle(struct xr_wgs *w, const uint8_t *msg, size_t len,
 		   const struct xr_endpoint *src, uint64_t now, struct xr_wgs_out *out);
 
-/* After a restart: take a pinned session as evidence of an endpoint. */
-void xr_wgs_adopt(struct xr_wgs *w, const struct xr_session *s);
+/* Confirm an endpoint from a session the data plane saw in use: when `s`
+ * carries XR_SESS_F_CONFIRMED (data arrived from the opposite peer's
+ * handshake address), its dst is where the key of `s->key_tag` really is.
+ * xrelayd calls this for every confirmed session and for its opposite
+ * direction, periodically and after a restart.  Returns true when an
+ * endpoint changed. */
+bool xr_wgs_adopt(struct xr_wgs *w, const struct xr_session *s);
 
 /* Forget pending handshakes older than XR_WGS_PENDING_NS. */
 void xr_wgs_tick(struct xr_wgs *w, uint64_t now);

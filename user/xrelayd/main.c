@@ -5,7 +5,7 @@
  *   - multishot recvmsg on each WireGuard listen socket  (wg_handshake.c)
  *   - multishot accept on the admin socket               (admin.c)
  *   - a read on a signalfd: SIGHUP reloads, SIGTERM/SIGINT stop
- *   - a 2 s timeout: session expiry
+ *   - a 1 s timeout: session expiry, endpoint confirmation
  * Stopping leaves the XDP link and the maps pinned: established WireGuard
  * sessions keep flowing while xrelayd is down and are re-adopted at start.
  */
@@ -60,7 +60,7 @@ static void arm_tick(struct relay *r)
 {
 	struct io_uring_sqe *sqe = xr_loop_sqe(&r->loop, &r->tick_op);
 
-	r->tick_ts.tv_sec = 2;
+	r->tick_ts.tv_sec = 1;
 	r->tick_ts.tv_nsec = 0;
 	io_uring_prep_timeout(sqe, &r->tick_ts, 0, 0);
 }

@@ -258,8 +258,31 @@ static void wg_recv_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_c
 		arm(s);
 }
 
-/* Drop expired session directions (WireGuard's REJECT_AFTER_TIME + slack)
- * and those of tenants that no longer exist. */
+/* Learn trusted endpoints from sessions the data plane saw in use: a
+ * confirmed direction vouches for its own destination and, through its
+ * opposite direction, for the other peer. */
+static void confirm_from(struct relay *r, uint32_t key, const struct xr_session *s)
+{
+	struct xr_session ps;
+	char a[80];
+
+	if (!(s->flags & XR_SESS_F_CONFIRMED))
+		return;
+	if (xr_wgs_adopt(r->wgs, s))
+		xr_info("endpoint confirmed", "tenant_id=%u index=%u endpoint=%s", s->tenant_id,
+			le32toh(key), xr_ep_str(&s->dst, a, sizeof(a)));
+	if (!bpf_map_lookup_elem(r->bpf.sessions_fd, &s->peer_index, &ps) &&
+	    ps.peer_index == key && xr_ep_equal(&ps.dst, &s->src)) {
+		ps.flags |= XR_SESS_F_CONFIRMED;
+		if (xr_wgs_adopt(r->wgs, &ps))
+			xr_info("endpoint confirmed", "tenant_id=%u index=%u endpoint=%s",
+				ps.tenant_id, le32toh(s->peer_index), xr_ep_str(&ps.dst, a, sizeof(a)));
+	}
+}
+
+/* Every tick: drop expired session directions (WireGuard's
+ * REJECT_AFTER_TIME + slack) and those of tenants that no longer exist,
+ * and confirm endpoints from sessions in use. */
 void wg_sweep(struct relay *r)
 {
 	uint32_t key, next, *prev = NULL;
@@ -276,10 +299,11 @@ void wg_sweep(struct relay *r)
 			continue;
 		if (xr_session_expired(&s, now, XR_SESSION_SLACK_S) ||
 		    bpf_map_lookup_elem(r->bpf.tenants_fd, &s.tenant_id, &t)) {
-			dead[n++] = key;
-			if (n == (int)(sizeof(dead) / sizeof(dead[0])))
-				break;
+			if (n < (int)(sizeof(dead) / sizeof(dead[0])))
+				dead[n++] = key;
+			continue;
 		}
+		confirm_from(r, key, &s);
 	}
 	for (int i = 0; i < n; i++)
 		bpf_map_delete_elem(r->bpf.sessions_fd, &dead[i]);
@@ -289,21 +313,12 @@ void wg_sweep(struct relay *r)
 	xr_wgs_tick(r->wgs, now);
 }
 
-/* After a restart, learn endpoints back from the sessions XDP kept using. */
+/* After a restart: the sessions XDP kept forwarding teach the endpoints back. */
 void wg_adopt_sessions(struct relay *r)
 {
-	uint32_t key, next, *prev = NULL;
-	struct xr_session s;
-	int n = 0;
+	long n = xr_map_count(r->bpf.sessions_fd);
 
-	while (!bpf_map_get_next_key(r->bpf.sessions_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (!bpf_map_lookup_elem(r->bpf.sessions_fd, &key, &s)) {
-			xr_wgs_adopt(r->wgs, &s);
-			n++;
-		}
-	}
-	if (n)
-		xr_info("adopted pinned sessions", "count=%d", n);
+	wg_sweep(r);
+	if (n > 0)
+		xr_info("adopted pinned sessions", "count=%ld", n);
 }
