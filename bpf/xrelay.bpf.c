@@ -230,5 +230,7 @@ int xrelay_xdp(struct xdp_md *ctx)
 		c->bytes += len;
 	}
 	tenant_count(tid, reason, len, false);
+	if (XR_DEBUG_COUNTERS && reason >= XR_R_DROP_MALFORMED)  /* Kconfig XR_DEBUG_COUNTERS */
+		bpf_printk("xrelay: drop reason=%d tenant=%u len=%llu", reason, tid, len);
 	return action;
 }

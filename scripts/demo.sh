@@ -59,6 +59,13 @@ ctl sessions
 say "Counters, per reason and per tenant"
 ctl stats
 say "The same counters straight from the pinned map (bpftool, BTF field names)"
-stats_map=$(xr_pin_path xr_stats) && show bpftool map dump pinned "$stats_map" | head -n 40
+if sess_map=$(xr_pin_path xr_sessions); then
+	show bpftool map dump pinned "$sess_map" | head -n 24
+	echo "   ..."
+fi
+if stats_map=$(xr_pin_path xr_stats); then
+	show bpftool map dump pinned "$stats_map" | head -n 18
+	echo "   ... (one entry per reason, one value per CPU; xrelayctl sums them)"
+fi
 
 say "Done; tearing everything down"

@@ -45,15 +45,22 @@ run_cunit() {
 	echo "# $suite: $bin (log: $log)"
 	timeout -k 10 "$E2E_TIMEOUT" "$bin" >"$log" 2>&1
 	rc=$?
-	# CUnit prints failures with their assertion; show them
-	grep -E -A3 'FAILED|^ *[0-9]+\. .*:[0-9]+ ' "$log" | head -n 60 | sed 's/^/#   /'
+	# CUnit (normal mode) names each failed test, then its assertions:
+	#   Suite wgstate, Test two tenants had failures:
+	#       1. tests/unit/test_wgstate.c:678  - CU_ASSERT...
+	awk -v s="$suite" '
+		/^Suite .*, Test .* had failures:$/ {
+			sub(/^Suite /, ""); sub(/ had failures:$/, ""); sub(/, Test /, "/")
+			print "not ok - " s ": " $0; n = 0; next }
+		/^ +[0-9]+\. .*:[0-9]+ / { if (++n <= 3) print "#  " $0; else if (n == 4) print "#      ..." }
+	' "$log"
 	read -r p f < <(awk '$1 == "tests" && NF >= 6 { print $4, $5 }' "$log" | tail -n1)
 	if [[ ! ${p:-} =~ ^[0-9]+$ ]] || [[ ! ${f:-} =~ ^[0-9]+$ ]]; then
 		# no CUnit summary: judge the binary as one test
 		if [ $rc = 0 ]; then p=1 f=0; else p=0 f=1; fi
 	fi
 	if [ "$f" != 0 ]; then
-		echo "not ok - $suite: $f of $((p + f)) tests failed (exit $rc)"
+		echo "# $suite: $f of $((p + f)) tests failed (exit $rc)"
 	elif [ $rc != 0 ]; then
 		echo "not ok - $suite: $bin exited $rc$( [ $rc = 124 ] && echo " (killed after $E2E_TIMEOUT s)")"
 		tail -n 10 "$log" | sed 's/^/#   /'

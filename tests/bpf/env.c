@@ -14,6 +14,7 @@
  *   xr1 02:..:01:01  198.19.0.1/24  2001:db8:19::1/64   <- "another NIC"
  *     neighbour .2/::2
  *   nothing routes 192.0.2.0/24 or 2001:db8:ff::/64
+ *   forwarding on (bpf_fib_lookup refuses without it; see test_nexthop.c)
  */
 #include <errno.h>
 #include <net/if.h>
@@ -102,6 +103,10 @@ static int make_topology(void)
 		"ip -6 neigh add 2001:db8:19::2 lladdr 02:00:00:00:01:02 dev " XT_IF1 " nud permanent",
 		"ip route add 203.0.113.0/24 via 198.18.0.254 dev " XT_IF0,
 		"ip -6 route add 2001:db8:99::/64 via 2001:db8:18::fe dev " XT_IF0,
+		/* bpf_fib_lookup() answers FWD_DISABLED without it, even with
+		 * BPF_FIB_LOOKUP_OUTPUT; the reverse-path suite turns it off. */
+		"sysctl -qw net.ipv4.conf.all.forwarding=1",
+		"sysctl -qw net.ipv6.conf.all.forwarding=1",
 	};
 
 	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
@@ -158,6 +163,7 @@ static int load_skeleton(void)
 	xt.allow_fd = bpf_map__fd(skel->maps.xr_allow);
 	xt.hsrate_fd = bpf_map__fd(skel->maps.xr_hsrate);
 	xt.txports_fd = bpf_map__fd(skel->maps.xr_txports);
+	xt.nexthop_fd = bpf_map__fd(skel->maps.xr_nexthop);
 	return 0;
 }
 
@@ -182,6 +188,12 @@ int xt_tenant_put(__u32 tid)
 int xt_tenant_del(__u32 tid)
 {
 	return bpf_map_delete_elem(xt.tenants_fd, &tid) ? -1 : 0;
+}
+
+int xt_forwarding(const char *ifname, bool on)
+{
+	return xt_sh("sysctl -qw net.ipv4.conf.%s.forwarding=%d net.ipv6.conf.%s.forwarding=%d",
+		     ifname, on, ifname, on);
 }
 
 int xt_session_get(enum xt_session s, struct xr_session *out)
@@ -232,6 +244,12 @@ static const struct {
 	{ S_IF1_V4,   T_ONE,   4, "198.19.0.2",     51833 },
 	{ S_IF1_V6,   T_ONE,   6, "2001:db8:19::2", 51833 },
 	{ S_BENCH,    T_ONE,   4, "198.18.0.2",     XT_WG_PORT },
+	{ S_NH4,      T_ONE,   4, "198.18.0.50",    51840 },
+	{ S_NH6,      T_ONE,   6, "2001:db8:18::50", 51840 },
+	{ S_NH_GW4,   T_ONE,   4, "203.0.113.50",   51841 },
+	{ S_NH_IF1,   T_ONE,   4, "198.19.0.50",    51842 },
+	{ S_CONF4,    T_ONE,   4, "198.18.0.2",     51843 },
+	{ S_CONF6,    T_ONE,   6, "2001:db8:18::2", 51843 },
 };
 
 static int allow_add(__u32 tid, int family, const char *prefix, int bits)
@@ -295,6 +313,14 @@ static int fill_maps(void)
 		s.tenant_id = sessions[i].tid;
 		s.peer_index = XT_IDX(sessions[i].s) ^ 0xffff;
 		s.created_ns = 1;
+		if (sessions[i].s == S_CONF4 || sessions[i].s == S_CONF6) {
+			int fam = sessions[i].s == S_CONF4 ? 4 : 6;
+			struct xr_endpoint tmp = xt.ep[sessions[i].s];
+
+			set_ep(sessions[i].s, fam, fam == 4 ? XT_CLIENT4 : XT_CLIENT6, 40000);
+			s.src = xt.ep[sessions[i].s];
+			xt.ep[sessions[i].s] = tmp;
+		}
 		if (bpf_map_update_elem(xt.sessions_fd, &key, &s, BPF_NOEXIST)) {
 			fprintf(stderr, "bpf_tests: xr_sessions: %s\n", strerror(errno));
 			return -1;

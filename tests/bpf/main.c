@@ -33,6 +33,7 @@ int main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		goto out;
 	if (xt_register_forward() || xt_register_classify() || xt_register_police() ||
+	    xt_register_nexthop() ||
 	    xt_register_bench()) {
 		fprintf(stderr, "bpf_tests: registering suites: %s\n", CU_get_error_msg());
 		CU_cleanup_registry();
@@ -45,7 +46,6 @@ int main(int argc, char **argv)
 	CU_cleanup_registry();
 out:
 	xt_env_teardown();
-	printf("bpf: %u passed, %u failed\n", run - (failed > run ? 0 : failed),
-	       failed);
+	printf("bpf: %u passed, %u failed\n", failed > run ? 0 : run - failed, failed);
 	return failed ? 1 : 0;
 }

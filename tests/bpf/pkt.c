@@ -13,9 +13,9 @@
 
 #define ETH_HLEN 14
 
-void xt_addr(int family, const char *s, __u8 out[16])
+void xt_addr(int family, const char *s, __u8 *out)
 {
-	memset(out, 0, 16);
+	memset(out, 0, family == 4 ? 4 : 16);
 	if (inet_pton(family == 4 ? AF_INET : AF_INET6, s, out) != 1)
 		fprintf(stderr, "bpf_tests: bad address %s\n", s);
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <arpa/inet.h>
 
 #include <bpf/bpf.h>
@@ -40,10 +41,16 @@ bool xt_check(bool ok, const char *expr, const char *file, int line, const char 
 int xt_run_raw(const __u8 *in, size_t len, __u32 repeat, __u8 *out, __u32 *out_len,
 	       __u32 *retval, __u32 *duration)
 {
+	return xt_run_raw_if(xt.ifindex0, in, len, repeat, out, out_len, retval, duration);
+}
+
+int xt_run_raw_if(int ifindex, const __u8 *in, size_t len, __u32 repeat, __u8 *out,
+		  __u32 *out_len, __u32 *retval, __u32 *duration)
+{
 	struct xdp_md ctx_in = {
 		.data = 0,
 		.data_end = len,
-		.ingress_ifindex = xt.ifindex0,
+		.ingress_ifindex = ifindex,
 	}, ctx_out = {};
 	__u8 scratch[XT_FRAME_MAX];
 	LIBBPF_OPTS(bpf_test_run_opts, opts,
@@ -68,7 +75,7 @@ int xt_run_raw(const __u8 *in, size_t len, __u32 repeat, __u8 *out, __u32 *out_l
 	if (duration)
 		*duration = opts.duration;
 	if (ctx_out.data_end - ctx_out.data != opts.data_size_out ||
-	    ctx_out.ingress_ifindex != (__u32)xt.ifindex0)
+	    ctx_out.ingress_ifindex != (__u32)ifindex)
 		return -EPROTO;
 	return 0;
 }
@@ -150,7 +157,8 @@ bool xt_run_check(const __u8 *in, size_t len, const struct xt_expect *e,
 	xt_stats_snap(s0);
 	for (__u32 t = 1; t < XT_NTENANTS; t++)
 		xt_tstats_snap(t, &t0[t]);
-	rc = xt_run_raw(in, len, n, out, &out_len, &retval, NULL);
+	rc = xt_run_raw_if(e->ifindex ? e->ifindex : xt.ifindex0, in, len, n, out, &out_len,
+			   &retval, NULL);
 	if (!XT_CHECK(rc == 0, file, line, "bpf_prog_test_run_opts: %s", strerror(-rc)))
 		return false;
 	xt_stats_snap(s1);
@@ -181,8 +189,8 @@ bool xt_run_check(const __u8 *in, size_t len, const struct xt_expect *e,
 			if (e->reason == XR_R_TX || e->reason == XR_R_REDIRECT) {
 				w.tx_packets = n;
 				w.tx_bytes = (__u64)n * len;
-			} else {
-				w.drop[e->reason] = n;
+			} else if (e->reason >= XR_R_DROP_MALFORMED) {
+				w.drop[e->reason] = n;  /* drop[] counts drops only */
 			}
 		}
 		ok &= XT_CHECK(t1[t].rx_packets - t0[t].rx_packets == w.rx_packets &&
@@ -286,4 +294,64 @@ void xt_data_pkt(struct xt_pkt *p, int family, enum xt_session s, size_t len)
 {
 	xt_pkt_wg(p, family);
 	p->plen = xt_wg_data(p->payload, XT_IDX(s), len);
+}
+
+static __u64 mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);  /* the clock of bpf_ktime_get_ns() */
+	return ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+int xt_hs_exhaust(const struct xt_pkt *burst, const struct xt_pkt *last, const char *file,
+		  int line)
+{
+	const __u64 cost = 1000000000ull / XR_HS_RATE_PPS;
+	struct xr_counter s0[XR_R_MAX], s1[XR_R_MAX];
+	__u8 in[XT_FRAME_MAX], out[XT_FRAME_MAX];
+	__u32 out_len = 0, retval = 0;
+	struct xr_gcra g = {};
+	__u64 t0, t1, t2;
+	size_t len;
+	int rc;
+
+	len = xt_build(burst, in);
+	t0 = mono_ns();
+	if (!xt_run_check(in, len, &(struct xt_expect){ .action = XDP_PASS,
+			  .reason = XR_R_PASS_HANDSHAKE, .repeat = XR_HS_BURST + 1 },
+			  NULL, file, line))
+		return -1;
+	t1 = mono_ns();
+	/* The first one set TAT = now + cost, each other one added a cost. */
+	XT_CHECK(!bpf_map_lookup_elem(xt.hsrate_fd, burst->family == 4 ?
+				      (void *)&(struct xr_addr){ .a = { [10] = 0xff, [11] = 0xff,
+					      [12] = burst->src[0], [13] = burst->src[1],
+					      [14] = burst->src[2], [15] = burst->src[3] } } :
+				      (void *)burst->src, &g) &&
+		 g.tat >= t0 + (XR_HS_BURST + 1) * cost && g.tat <= t1 + (XR_HS_BURST + 1) * cost,
+		 file, line, "xr_hsrate TAT %llu outside [%llu, %llu]", (unsigned long long)g.tat,
+		 (unsigned long long)(t0 + (XR_HS_BURST + 1) * cost),
+		 (unsigned long long)(t1 + (XR_HS_BURST + 1) * cost));
+
+	len = xt_build(last, in);
+	xt_stats_snap(s0);
+	rc = xt_run_raw(in, len, 1, out, &out_len, &retval, NULL);
+	t2 = mono_ns();
+	xt_stats_snap(s1);
+	if (!XT_CHECK(rc == 0, file, line, "bpf_prog_test_run_opts: %s", strerror(-rc)))
+		return -1;
+	if (t2 - t0 >= cost)
+		return 0;  /* a token came back meanwhile: cannot judge, retry */
+	XT_CHECK(retval == XDP_DROP, file, line, "verdict %s after the burst, expected XDP_DROP",
+		 action_name(retval));
+	XT_CHECK(s1[XR_R_DROP_HS_RATELIMIT].packets - s0[XR_R_DROP_HS_RATELIMIT].packets == 1 &&
+		 s1[XR_R_PASS_HANDSHAKE].packets == s0[XR_R_PASS_HANDSHAKE].packets, file, line,
+		 "drop_hs_ratelimit +%llu, pass_handshake +%llu; expected +1, +0",
+		 (unsigned long long)(s1[XR_R_DROP_HS_RATELIMIT].packets -
+				      s0[XR_R_DROP_HS_RATELIMIT].packets),
+		 (unsigned long long)(s1[XR_R_PASS_HANDSHAKE].packets -
+				      s0[XR_R_PASS_HANDSHAKE].packets));
+	check_bytes(out, out_len, in, len, file, line);
+	return 1;
 }

@@ -24,6 +24,11 @@ static void test_fwd_ipv4(void)
 	XT_FWD(&p, S_V4, XT_MAC_EP);
 	xt_data_pkt(&p, 4, S_V4, 1424);            /* full-size data */
 	XT_FWD(&p, S_V4, XT_MAC_EP);
+	/* padding is capped at the MTU: not a multiple of 16 (1420 MTU) */
+	xt_data_pkt(&p, 4, S_V4, 1452);
+	XT_FWD(&p, S_V4, XT_MAC_EP);
+	xt_data_pkt(&p, 4, S_V4, 33);
+	XT_FWD(&p, S_V4, XT_MAC_EP);
 	xt_data_pkt(&p, 4, S_V4, 64);              /* to another address: listen "any" */
 	xt_addr(4, "198.18.0.77", p.dst);
 	XT_FWD(&p, S_V4, XT_MAC_EP);
@@ -38,6 +43,8 @@ static void test_fwd_ipv6(void)
 	xt_data_pkt(&p, 6, S_V6, 32);
 	XT_FWD(&p, S_V6, XT_MAC_EP);
 	xt_data_pkt(&p, 6, S_V6, 1424);
+	XT_FWD(&p, S_V6, XT_MAC_EP);
+	xt_data_pkt(&p, 6, S_V6, 1432);
 	XT_FWD(&p, S_V6, XT_MAC_EP);
 }
 
@@ -200,6 +207,44 @@ static void test_ttl(void)
 	}
 }
 
+static __u32 sess_flags(enum xt_session s)
+{
+	struct xr_session ss = {};
+
+	xt_session_get(s, &ss);
+	return ss.flags;
+}
+
+/* XR_SESS_F_CONFIRMED: set by the first data packet from the session's src
+ * (address and port); packets from elsewhere are forwarded without it. */
+static void test_confirm(void)
+{
+	struct xt_pkt p;
+
+	for (int fam = 4; fam <= 6; fam += 2) {
+		enum xt_session s = fam == 4 ? S_CONF4 : S_CONF6;
+		const char *client = fam == 4 ? XT_CLIENT4 : XT_CLIENT6;
+		const char *other = fam == 4 ? "198.51.100.11" : "2001:db8:51::11";
+		const char *relay = fam == 4 ? XT_RELAY4 : XT_RELAY6;
+
+		CU_ASSERT_EQUAL(sess_flags(s), 0);
+		xt_pkt_udp(&p, fam, other, 40000, relay, XT_WG_PORT);   /* other address */
+		p.plen = xt_wg_data(p.payload, XT_IDX(s), 64);
+		XT_FWD(&p, s, XT_MAC_EP);
+		CU_ASSERT_EQUAL(sess_flags(s), 0);
+		xt_pkt_udp(&p, fam, client, 40001, relay, XT_WG_PORT);  /* other port */
+		p.plen = xt_wg_data(p.payload, XT_IDX(s), 64);
+		XT_FWD(&p, s, XT_MAC_EP);
+		CU_ASSERT_EQUAL(sess_flags(s), 0);
+		xt_pkt_udp(&p, fam, client, 40000, relay, XT_WG_PORT);  /* the peer */
+		p.plen = xt_wg_data(p.payload, XT_IDX(s), 64);
+		XT_FWD(&p, s, XT_MAC_EP);
+		CU_ASSERT_EQUAL(sess_flags(s), XR_SESS_F_CONFIRMED);
+		XT_FWD(&p, s, XT_MAC_EP);
+		CU_ASSERT_EQUAL(sess_flags(s), XR_SESS_F_CONFIRMED);
+	}
+}
+
 int xt_register_forward(void)
 {
 	CU_pSuite s = CU_add_suite("forward", NULL, NULL);
@@ -215,7 +260,8 @@ int xt_register_forward(void)
 	    !CU_add_test(s, "no route -> drop_no_route", test_no_route) ||
 	    !CU_add_test(s, "endpoint behind another NIC", test_other_nic) ||
 	    !CU_add_test(s, "family change -> pass_slowpath", test_family_change) ||
-	    !CU_add_test(s, "TTL/hop limit 0 and 1 -> drop_ttl", test_ttl))
+	    !CU_add_test(s, "TTL/hop limit 0 and 1 -> drop_ttl", test_ttl) ||
+	    !CU_add_test(s, "session confirmed by its peer's data", test_confirm))
 		return -1;
 	return 0;
 }

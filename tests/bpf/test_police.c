@@ -3,8 +3,9 @@
  * Per-tenant policy on the forward path: packet and bandwidth GCRA buckets
  * (with another tenant forwarded in between, to show isolation), the source
  * allow list, and tenants that are gone or inactive while their sessions
- * remain.  The bucket sizes (xt.h) are seconds and hundreds of milliseconds,
- * so the microseconds a test takes never change the count.
+ * remain.  The buckets (xt.h) refill in hundreds of milliseconds, so the
+ * time a test takes (even preempted on a busy machine) does not change the
+ * count.
  */
 #include <string.h>
 #include <linux/bpf.h>
@@ -65,7 +66,7 @@ static void test_over_bandwidth(void)
 	l3len = xt_l3len(frame, xt_build(&p, frame));
 	n = gcra_admits(xr_bw_cost(l3len, xr_bw_ns_per_mib(XT_BW_BPS)), XT_BW_BURST_NS);
 	CU_ASSERT_EQUAL(l3len, 92);
-	CU_ASSERT_EQUAL(n, 3);          /* 92 ms per packet, 200 ms of burst */
+	CU_ASSERT_EQUAL(n, 3);          /* 736 ms per packet, 1.6 s of burst */
 	for (unsigned i = 0; i < n; i++) {
 		XT_FWD(&p, S_BW, XT_MAC_EP);
 		witness();

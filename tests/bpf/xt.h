@@ -57,8 +57,8 @@ enum xt_tenant_id {
 /* xr_tenants limits of T_PKT and T_BW */
 #define XT_PKT_NS       1000000000ull   /* 1 packet/s ... */
 #define XT_PKT_BURST_NS 2000000000ull   /* ... 2 s of burst: 3 back to back */
-#define XT_BW_BPS       8000ull          /* 1000 bytes/s: 1 ms per byte ... */
-#define XT_BW_BURST_NS  200000000ull     /* ... 200 ms of burst */
+#define XT_BW_BPS       1000ull          /* the config's minimum: 8 ms per byte ... */
+#define XT_BW_BURST_NS  1600000000ull    /* ... 1.6 s of burst */
 
 enum xt_session {
 	S_V4 = 1,      /* T_ONE, 198.18.0.2:51821 */
@@ -80,6 +80,12 @@ enum xt_session {
 	S_IF1_V4,      /* T_ONE, 198.19.0.2 behind xr1 */
 	S_IF1_V6,      /* T_ONE, 2001:db8:19::2 behind xr1 */
 	S_BENCH,       /* T_ONE, 198.18.0.2:51820 (same port as ours: see bench.c) */
+	S_NH4,         /* T_ONE, 198.18.0.50:51840 (no neighbour: reverse path only) */
+	S_NH6,         /* T_ONE, [2001:db8:18::50]:51840 */
+	S_NH_GW4,      /* T_ONE, 203.0.113.50:51841 (off link) */
+	S_NH_IF1,      /* T_ONE, 198.19.0.50:51842 (its handshakes come in on xr1) */
+	S_CONF4,       /* T_ONE, 198.18.0.2:51843, src = XT_CLIENT4:40000 */
+	S_CONF6,       /* T_ONE, [2001:db8:18::2]:51843, src = [XT_CLIENT6]:40000 */
 	S_MAX,
 };
 
@@ -94,7 +100,7 @@ struct xt_env {
 	int ncpus;
 	int prog_fd;
 	int stats_fd, tstats_fd, tenants_fd, police_fd, sessions_fd;
-	int listen_fd, allow_fd, hsrate_fd, txports_fd;
+	int listen_fd, allow_fd, hsrate_fd, txports_fd, nexthop_fd;
 	struct xr_endpoint ep[S_MAX];      /* endpoint of each session */
 	struct xr_tenant tenant[XT_NTENANTS];
 	bool verbose;
@@ -108,6 +114,9 @@ __u32 xt_session_key(__u32 idx);
 int xt_tenant_put(__u32 tid);        /* (re)write xt.tenant[tid] */
 int xt_tenant_del(__u32 tid);
 int xt_session_get(enum xt_session s, struct xr_session *out);
+/* net.ipv{4,6}.conf.<ifname>.forwarding; bpf_fib_lookup() answers
+ * FWD_DISABLED on an interface without it (the reverse-path suite). */
+int xt_forwarding(const char *ifname, bool on);
 int xt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- pkt.c: frame builder ------------------------------------------------ */
@@ -144,7 +153,8 @@ void xt_pkt_udp(struct xt_pkt *p, int family, const char *src, __u16 sport,
 /* Same, to the relay's WireGuard port, from the usual client address. */
 void xt_pkt_wg(struct xt_pkt *p, int family);
 size_t xt_build(const struct xt_pkt *p, __u8 *frame);
-void xt_addr(int family, const char *s, __u8 out[16]);
+/* 4 bytes for IPv4, 16 for IPv6 */
+void xt_addr(int family, const char *s, __u8 *out);
 
 /* UDP payloads; return their length */
 size_t xt_wg_data(__u8 *pl, __u32 idx, size_t len);     /* type 4 */
@@ -177,9 +187,21 @@ bool xt_run_check(const __u8 *in, size_t len, const struct xt_expect *e,
 #define XT_RUN(in, len, out, ...) \
 	xt_run_check(in, len, &(struct xt_expect){ __VA_ARGS__ }, out, __FILE__, __LINE__)
 
-/* Raw run: returns the bpf_prog_test_run_opts() result. */
+/* Raw run on ingress xt.ifindex0: returns the bpf_prog_test_run_opts() result. */
 int xt_run_raw(const __u8 *in, size_t len, __u32 repeat, __u8 *out, __u32 *out_len,
 	       __u32 *retval, __u32 *duration);
+int xt_run_raw_if(int ifindex, const __u8 *in, size_t len, __u32 repeat, __u8 *out,
+		  __u32 *out_len, __u32 *retval, __u32 *duration);
+
+/* The handshake limiter of one source, exactly: `burst` sent XR_HS_BURST + 1
+ * times back to back must all pass (and leave TAT = first arrival +
+ * (XR_HS_BURST + 1) / XR_HS_RATE_PPS), then `last` (same source) must be
+ * dropped.  The drop is judged only when all of it took less than one
+ * emission interval (20 ms by default), else a token legitimately came back:
+ * returns 1 when judged, 0 when the caller should retry with a fresh
+ * source, -1 on failure. */
+int xt_hs_exhaust(const struct xt_pkt *burst, const struct xt_pkt *last, const char *file,
+		  int line);
 
 /* Counter reads summed over CPUs. */
 void xt_stats_snap(struct xr_counter out[XR_R_MAX]);
@@ -214,6 +236,7 @@ void xt_data_pkt(struct xt_pkt *p, int family, enum xt_session s, size_t len);
 int xt_register_forward(void);
 int xt_register_classify(void);
 int xt_register_police(void);
+int xt_register_nexthop(void);
 int xt_register_bench(void);
 
 #endif

@@ -10,6 +10,9 @@
  * response (mac1 under P) travels H -> P.  Messages the real keys never
  * sent (H -> P initiations, responses of other tenants) are synthetic: only
  * mac1 matters to the relay and mac1 needs nothing but a public key.
+ * No handshake confirms an endpoint: the tests play the data plane by
+ * setting XR_SESS_F_CONFIRMED on a copy of a session (flagged()) and
+ * handing it to xr_wgs_adopt, as xrelayd does.
  *
  * The config is built in memory; other keys come from a fixed-seed PRNG so
  * that a failure reproduces.  Times are explicit nanoseconds.
@@ -271,9 +274,9 @@ static void world_candidate(struct world *W, uint64_t now)
 	CU_ASSERT_EQUAL(o.tenant_id, TID_A);
 	CU_ASSERT_EQUAL(o.n_dst, 0);
 }
-
-/* The full captured handshake P -> H via the relay, H at h_nat. */
-static void world_handshake(struct world *W, uint64_t now)
+/* The full captured handshake P -> H via the relay, H at h_nat (a candidate
+ * made at `now`); the response completes at now + 2.  Confirms nothing. */
+static void world_handshake(struct world *W, uint64_t now, struct xr_wgs_out *done)
 {
 	struct xr_wgs_out o;
 
@@ -283,7 +286,54 @@ static void world_handshake(struct world *W, uint64_t now)
 	handle(W, wgv_response, sizeof(wgv_response), &W->h_nat, now + 2, &o);
 	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
 	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	if (done)
+		*done = o;
 }
+
+/* `s` as the data plane leaves it once data arrived on it from s->src. */
+static struct xr_session flagged(const struct xr_session *s)
+{
+	struct xr_session c = *s;
+
+	c.flags |= XR_SESS_F_CONFIRMED;
+	return c;
+}
+
+static bool adopt_flagged(struct xr_wgs *w, const struct xr_session *s)
+{
+	struct xr_session c = flagged(s);
+
+	return xr_wgs_adopt(w, &c);
+}
+
+/* world_handshake, then data on both directions: H confirmed at h_nat and
+ * P at p_addr, as of now + 2. */
+static void world_confirmed(struct world *W, uint64_t now, struct xr_wgs_out *done)
+{
+	struct xr_wgs_out o;
+
+	world_handshake(W, now, &o);
+	CU_ASSERT_TRUE_FATAL(adopt_flagged(W->w, &o.sess[0]));
+	CU_ASSERT_TRUE_FATAL(adopt_flagged(W->w, &o.sess[1]));
+	if (done)
+		*done = o;
+}
+
+/* Status of a key: known at `want`, confirmed or not. */
+#define EXPECT_EP(w, pub, want, want_conf)                                              \
+	do {                                                                            \
+		struct xr_endpoint e_;                                                  \
+		bool c_ = !(want_conf);                                                 \
+		CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of((w), (pub), &e_, &c_), 0);     \
+		CU_ASSERT(xr_ep_equal(&e_, (want)));                                    \
+		CU_ASSERT_EQUAL(c_, (want_conf));                                       \
+	} while (0)
+#define EXPECT_NO_EP(w, pub)                                                            \
+	do {                                                                            \
+		struct xr_endpoint e_;                                                  \
+		bool c_;                                                                \
+		CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of((w), (pub), &e_, &c_), 0);       \
+	} while (0)
 
 /* ---- 1. no key --------------------------------------------------------------- */
 
@@ -339,9 +389,7 @@ static void test_no_key(void)
 static void test_handshake(void)
 {
 	struct world W;
-	struct xr_wgs_out o;
-	struct xr_endpoint ep;
-	bool conf;
+	struct xr_wgs_out o, done;
 
 	world_init(&W);
 
@@ -357,14 +405,12 @@ static void test_handshake(void)
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 1, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
 	CU_ASSERT_STRING_EQUAL(o.why, "response to no pending initiation");
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
+	EXPECT_NO_EP(W.w, wgv_responder_pub);
 
 	/* H -> P from its NAT address: H becomes a candidate; P unknown */
 	world_candidate(&W, T0 + 10);
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.h_nat));
-	CU_ASSERT_FALSE(conf);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_initiator_pub, &ep, &conf), 0);
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, false);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
 
 	/* now P -> H reaches H's candidate */
 	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 20, &o);
@@ -376,7 +422,8 @@ static void test_handshake(void)
 	CU_ASSERT_EQUAL(o.n_install, 0);
 	CU_ASSERT_FALSE(o.learned);
 	/* forwarding an initiation confirms nothing */
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_initiator_pub, &ep, &conf), 0);
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, false);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
 
 	/* H's response completes the handshake */
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 30, &o);
@@ -386,46 +433,65 @@ static void test_handshake(void)
 	CU_ASSERT_STRING_EQUAL(o.tenant, "alpha");
 	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
 	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.p_addr));
-	CU_ASSERT(o.learned);
+	CU_ASSERT_FALSE(o.learned);                 /* a handshake confirms nothing */
 	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
 	/* data to H carries H's index (the response's sender) */
 	CU_ASSERT_EQUAL(o.idx[0], W.resp_idx);
 	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.h_nat));
+	CU_ASSERT(xr_ep_equal(&o.sess[0].src, &W.p_addr));   /* data to H comes from P */
 	CU_ASSERT_EQUAL(o.sess[0].tenant_id, TID_A);
 	CU_ASSERT_EQUAL(o.sess[0].peer_index, W.init_idx);
 	CU_ASSERT_EQUAL(o.sess[0].created_ns, T0 + 30);
+	CU_ASSERT_EQUAL(o.sess[0].flags, 0);
 	CU_ASSERT_EQUAL(memcmp(o.sess[0].key_tag, wgv_responder_pub, XR_WG_TAG_LEN), 0);
 	/* data to P carries P's index (the initiation's sender) */
 	CU_ASSERT_EQUAL(o.idx[1], W.init_idx);
 	CU_ASSERT(xr_ep_equal(&o.sess[1].dst, &W.p_addr));
+	CU_ASSERT(xr_ep_equal(&o.sess[1].src, &W.h_nat));    /* data to P comes from H */
 	CU_ASSERT_EQUAL(o.sess[1].tenant_id, TID_A);
 	CU_ASSERT_EQUAL(o.sess[1].peer_index, W.resp_idx);
 	CU_ASSERT_EQUAL(o.sess[1].created_ns, T0 + 30);
+	CU_ASSERT_EQUAL(o.sess[1].flags, 0);
 	CU_ASSERT_EQUAL(memcmp(o.sess[1].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
 	/* the captured data message is addressed with idx[0] */
 	CU_ASSERT_EQUAL(wire_u32(wgv_data + 4), o.idx[0]);
 	CU_ASSERT_EQUAL(o.sess[0].packets, 0);
 	CU_ASSERT_EQUAL(o.sess[0].last_ns, 0);
 	CU_ASSERT_EQUAL(xr_wgs_stats(W.w)->sessions_installed, 1);
+	done = o;
 
-	/* both ends are confirmed */
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.h_nat));
-	CU_ASSERT(conf);
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_initiator_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.p_addr));
-	CU_ASSERT(conf);
+	/* still nothing confirmed: H is a candidate, P unknown */
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, false);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
+	/* sessions the data plane has not flagged teach nothing */
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &done.sess[0]));
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &done.sess[1]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, false);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
+	/* data from P on the session to H confirms H ... */
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[0]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
+	/* ... and its opposite direction confirms P */
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[1]));
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+	/* again: nothing changes */
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &done.sess[0]));
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &done.sess[1]));
 
-	/* the handshake is consumed: a replayed response finds nothing */
+	/* the initiation stays pending, but it went to one address only: a
+	 * second (replayed) response is refused */
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 40, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
-	CU_ASSERT_STRING_EQUAL(o.why, "response to no pending initiation");
+	CU_ASSERT_STRING_EQUAL(o.why, "second response from the same address");
 	CU_ASSERT_EQUAL(o.n_install, 0);
+	CU_ASSERT_EQUAL(xr_wgs_stats(W.w)->sessions_installed, 1);
 
-	/* the same handshake again learns nothing new */
+	/* the same handshake again: to the confirmed address only */
 	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 50, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);
-	CU_ASSERT_EQUAL(o.n_dst, 1);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 60, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);
 	CU_ASSERT_EQUAL(o.n_install, 2);
@@ -446,9 +512,13 @@ static void test_handshake(void)
 		CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
 		CU_ASSERT_EQUAL(o.idx[0], 0x33333333u);    /* to P */
 		CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.p_addr));
+		CU_ASSERT(xr_ep_equal(&o.sess[0].src, &W.h_nat));
+		CU_ASSERT_EQUAL(o.sess[0].peer_index, 0x22222222u);
 		CU_ASSERT_EQUAL(memcmp(o.sess[0].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
 		CU_ASSERT_EQUAL(o.idx[1], 0x22222222u);    /* to H */
 		CU_ASSERT(xr_ep_equal(&o.sess[1].dst, &W.h_nat));
+		CU_ASSERT(xr_ep_equal(&o.sess[1].src, &W.p_addr));
+		CU_ASSERT_EQUAL(o.sess[1].peer_index, 0x33333333u);
 		CU_ASSERT_EQUAL(memcmp(o.sess[1].key_tag, wgv_responder_pub, XR_WG_TAG_LEN), 0);
 		CU_ASSERT_FALSE(o.learned);
 	}
@@ -462,8 +532,6 @@ static void test_bad_responses(void)
 	struct world W;
 	struct xr_wgs_out o;
 	uint8_t resp[XR_WG_RESP_LEN];
-	struct xr_endpoint ep;
-	bool conf;
 
 	world_init(&W);
 	world_candidate(&W, T0);
@@ -496,13 +564,15 @@ static void test_bad_responses(void)
 	resp[60] ^= 0x01;
 	handle(&W, resp, sizeof(resp), &W.h_nat, T0 + 4, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
-	CU_ASSERT_STRING_EQUAL(o.why, "response mac1 matches none of the host's peers");
+	CU_ASSERT_STRING_EQUAL(o.why, "response mac1 matches no possible initiator");
+	CU_ASSERT_EQUAL(o.tenant_id, TID_A);
 	CU_ASSERT_EQUAL(o.n_install, 0);
 	/* a covered byte changed: mac1 no longer verifies either */
 	memcpy(resp, wgv_response, sizeof(resp));
 	resp[20] ^= 0x80;
 	handle(&W, resp, sizeof(resp), &W.h_nat, T0 + 4, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "response mac1 matches no possible initiator");
 	/* a response made for another key */
 	{
 		uint8_t k[32];
@@ -511,16 +581,25 @@ static void test_bad_responses(void)
 		mk_resp(resp, W.resp_idx, W.init_idx, k);
 		handle(&W, resp, sizeof(resp), &W.h_nat, T0 + 4, &o);
 		CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+		CU_ASSERT_STRING_EQUAL(o.why, "response mac1 matches no possible initiator");
 	}
+	/* a response keyed with the responder's own key (H) names no peer of H */
+	mk_resp(resp, W.resp_idx, W.init_idx, wgv_responder_pub);
+	handle(&W, resp, sizeof(resp), &W.h_nat, T0 + 4, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_EQUAL(xr_wgs_stats(W.w)->no_key, 4);
+	CU_ASSERT_EQUAL(xr_wgs_stats(W.w)->sessions_installed, 0);
 	/* none of that confirmed anything */
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT_FALSE(conf);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_initiator_pub, &ep, &conf), 0);
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, false);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
 
-	/* the pending handshake survived and the genuine response completes */
+	/* dropped responses do not use up the pending initiation (forwarded
+	 * to one address): the genuine response completes */
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 5, &o);
-	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);
-	CU_ASSERT_EQUAL(o.n_install, 2);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &o.sess[0]));
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &o.sess[1]));
 
 	/* host -> peer direction: mac1 must name H, the initiator */
 	h_initiates(&W, &W.h_nat, 0x44444444, T0 + 10, &o);
@@ -528,13 +607,73 @@ static void test_bad_responses(void)
 	mk_resp(resp, 0x55555555, 0x44444444, wgv_initiator_pub);   /* wrong key */
 	handle(&W, resp, sizeof(resp), &W.p_addr, T0 + 11, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
-	CU_ASSERT_STRING_EQUAL(o.why, "response mac1 does not match the initiator");
+	CU_ASSERT_STRING_EQUAL(o.why, "response mac1 matches no possible initiator");
+	CU_ASSERT_EQUAL(o.n_install, 0);
 	mk_resp(resp, 0x55555555, 0x44444444, wgv_responder_pub);
 	handle(&W, resp, sizeof(resp), &W.other, T0 + 11, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
 	CU_ASSERT_STRING_EQUAL(o.why, "response from an address the initiation was not sent to");
+	handle(&W, resp, sizeof(resp), &W.h_nat, T0 + 11, &o);    /* H's own address */
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "response from an address the initiation was not sent to");
 	handle(&W, resp, sizeof(resp), &W.p_addr, T0 + 12, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL(o.n_install, 2);
+	world_fini(&W);
+}
+
+/* An initiation forwarded to two addresses (confirmed + candidate) takes one
+ * response from each; a third is refused, and so is any from elsewhere. */
+static void test_response_limit(void)
+{
+	struct world W;
+	struct xr_wgs_out o;
+
+	world_init(&W);
+	world_confirmed(&W, T0, NULL);
+	h_initiates(&W, &W.h_nat2, 0x11110001, T0 + 10, &o);       /* candidate */
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 20, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
+	CU_ASSERT(xr_ep_equal(&o.dst[1], &W.h_nat2));
+
+	handle(&W, wgv_response, sizeof(wgv_response), &W.other, T0 + 21, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "response from an address the initiation was not sent to");
+
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat2, T0 + 22, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.h_nat2));
+	CU_ASSERT(xr_ep_equal(&o.sess[1].src, &W.h_nat2));
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 23, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.h_nat));
+	CU_ASSERT(xr_ep_equal(&o.sess[1].src, &W.h_nat));
+	CU_ASSERT_EQUAL(xr_wgs_stats(W.w)->sessions_installed, 3);
+
+	/* a third, from either address */
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 24, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "second response from the same address");
+	CU_ASSERT_EQUAL(o.n_install, 0);
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat2, T0 + 25, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "second response from the same address");
+	/* elsewhere is still elsewhere */
+	handle(&W, wgv_response, sizeof(wgv_response), &W.other, T0 + 26, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "response from an address the initiation was not sent to");
+	CU_ASSERT_EQUAL(xr_wgs_stats(W.w)->sessions_installed, 3);
+	/* and once the initiation expired there is nothing to answer */
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 21 + XR_WGS_PENDING_NS, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "response to no pending initiation");
+	/* nothing moved: H still confirmed at h_nat */
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
 	world_fini(&W);
 }
 
@@ -596,10 +735,9 @@ static void test_two_tenants(void)
 {
 	struct xr_wgs *w = xr_wgs_new();
 	struct fx_cfg *f = cfg_new();
-	struct xr_endpoint pa, ha, pb, hb, ep;
-	struct xr_wgs_out o;
+	struct xr_endpoint pa, ha, pb, hb;
+	struct xr_wgs_out o, oa, ob;
 	uint8_t hkey[32], pkey[2][32], init[XR_WG_INIT_LEN], resp[XR_WG_RESP_LEN];
-	bool conf;
 	int tb, ta;
 
 	/* beta first so that its keys are tried first */
@@ -628,9 +766,8 @@ static void test_two_tenants(void)
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
 	CU_ASSERT_EQUAL(o.tenant_id, TID_B);
 	CU_ASSERT_STRING_EQUAL(o.tenant, "beta");
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(w, hkey, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &hb));
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(w, wgv_responder_pub, &ep, &conf), 0);
+	EXPECT_EP(w, hkey, &hb, false);
+	EXPECT_NO_EP(w, wgv_responder_pub);
 	xr_wgs_handle(w, wgv_initiation, sizeof(wgv_initiation), &pa, T0 + 2, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
 	CU_ASSERT_STRING_EQUAL(o.why, "private host's endpoint not known yet");
@@ -648,6 +785,7 @@ static void test_two_tenants(void)
 	CU_ASSERT_EQUAL(o.tenant_id, TID_A);
 	CU_ASSERT_EQUAL(o.sess[0].tenant_id, TID_A);
 	CU_ASSERT_EQUAL(o.sess[1].tenant_id, TID_A);
+	oa = o;
 
 	/* beta's full handshake, peer pkey[0] -> hkey, IPv6 */
 	mk_init(init, 0x0b0b0b02, hkey);
@@ -670,17 +808,47 @@ static void test_two_tenants(void)
 	CU_ASSERT_EQUAL(o.sess[1].tenant_id, TID_B);
 	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &hb));
 	CU_ASSERT(xr_ep_equal(&o.sess[1].dst, &pb));
+	CU_ASSERT_EQUAL(memcmp(o.sess[0].key_tag, hkey, XR_WG_TAG_LEN), 0);
 	CU_ASSERT_EQUAL(memcmp(o.sess[1].key_tag, pkey[0], XR_WG_TAG_LEN), 0);
+	ob = o;
 
-	/* alpha's endpoints are untouched by beta's traffic */
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &ha));
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(w, wgv_initiator_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &pa));
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(w, pkey[0], &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &pb));
-	CU_ASSERT(conf);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(w, pkey[1], &ep, &conf), 0);
+	/* handshakes confirmed nothing in either tenant */
+	EXPECT_EP(w, wgv_responder_pub, &ha, false);
+	EXPECT_NO_EP(w, wgv_initiator_pub);
+	EXPECT_EP(w, hkey, &hb, false);
+	EXPECT_NO_EP(w, pkey[0]);
+	/* beta's sessions in use confirm beta's keys only */
+	CU_ASSERT_TRUE(adopt_flagged(w, &ob.sess[0]));
+	CU_ASSERT_TRUE(adopt_flagged(w, &ob.sess[1]));
+	EXPECT_EP(w, hkey, &hb, true);
+	EXPECT_EP(w, pkey[0], &pb, true);
+	EXPECT_EP(w, wgv_responder_pub, &ha, false);
+	EXPECT_NO_EP(w, wgv_initiator_pub);
+	/* an alpha session under beta's tenant id teaches nothing */
+	{
+		struct xr_session s = flagged(&oa.sess[1]);
+
+		s.tenant_id = TID_B;
+		CU_ASSERT_FALSE(xr_wgs_adopt(w, &s));
+		EXPECT_NO_EP(w, wgv_initiator_pub);
+	}
+	CU_ASSERT_TRUE(adopt_flagged(w, &oa.sess[0]));
+	CU_ASSERT_TRUE(adopt_flagged(w, &oa.sess[1]));
+	EXPECT_EP(w, wgv_responder_pub, &ha, true);
+	EXPECT_EP(w, wgv_initiator_pub, &pa, true);
+	EXPECT_EP(w, hkey, &hb, true);
+	EXPECT_EP(w, pkey[0], &pb, true);
+	EXPECT_NO_EP(w, pkey[1]);
+	/* each tenant's next handshake goes to its confirmed endpoint */
+	xr_wgs_handle(w, wgv_initiation, sizeof(wgv_initiation), &pa, T0 + 9, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &ha));
+	mk_init(init, 0x0b0b0b04, pkey[0]);
+	xr_wgs_handle(w, init, sizeof(init), &hb, T0 + 9, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL(o.tenant_id, TID_B);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &pb));
 
 	xr_wgs_free(w);
 	cfg_free(f);
@@ -805,83 +973,112 @@ static void test_cidr_match(void)
 
 /* ---- 7. NAT rebinding ---------------------------------------------------------------- */
 
+/* H's NAT mapping changes; its initiation from the new port makes a
+ * candidate, P's response installs sessions towards it, and data on them
+ * moves the confirmation. */
 static void test_rebinding(void)
 {
 	struct world W;
-	struct xr_wgs_out o;
-	struct xr_endpoint ep;
-	bool conf;
+	struct xr_wgs_out o, hs, first;
+	uint8_t resp[XR_WG_RESP_LEN];
 
 	world_init(&W);
-	world_handshake(&W, T0);
+	world_confirmed(&W, T0, &first);
 
-	/* H's NAT mapping changes: its next initiation comes from a new port */
+	/* H -> P from a new port: to P's confirmed address */
 	h_initiates(&W, &W.h_nat2, 0x66666666, T0 + 100, &o);
 	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
-	CU_ASSERT_EQUAL(o.n_dst, 1);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
 	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.p_addr));
 	CU_ASSERT_FALSE(o.learned);
-	/* still the confirmed endpoint for status */
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.h_nat));
-	CU_ASSERT(conf);
+	/* the new port is only a candidate */
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
 
-	/* P -> H goes to both the confirmed and the candidate address */
-	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 200, &o);
+	/* P answers from its confirmed address */
+	mk_resp(resp, 0x77777777, 0x66666666, wgv_responder_pub);
+	handle(&W, resp, sizeof(resp), &W.p_addr, T0 + 110, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat2));
+	CU_ASSERT_FALSE(o.learned);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	CU_ASSERT_EQUAL(o.idx[0], 0x77777777u);                  /* to P */
+	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.p_addr));
+	CU_ASSERT(xr_ep_equal(&o.sess[0].src, &W.h_nat2));
+	CU_ASSERT_EQUAL(memcmp(o.sess[0].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
+	CU_ASSERT_EQUAL(o.idx[1], 0x66666666u);                  /* to H, new port */
+	CU_ASSERT(xr_ep_equal(&o.sess[1].dst, &W.h_nat2));
+	CU_ASSERT(xr_ep_equal(&o.sess[1].src, &W.p_addr));
+	CU_ASSERT_EQUAL(o.sess[1].created_ns, T0 + 110);
+	CU_ASSERT_EQUAL(memcmp(o.sess[1].key_tag, wgv_responder_pub, XR_WG_TAG_LEN), 0);
+	hs = o;
+	/* the handshake alone moves nothing */
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* meanwhile P -> H goes to the confirmed and the candidate address */
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 120, &o);
 	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
 	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
 	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
 	CU_ASSERT(xr_ep_equal(&o.dst[1], &W.h_nat2));
 
-	/* H answers from the new address: confirmed */
-	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat2, T0 + 300, &o);
-	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
-	CU_ASSERT(o.learned);
-	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
-	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.h_nat2));
-	CU_ASSERT(xr_ep_equal(&o.sess[1].dst, &W.p_addr));
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.h_nat2));
-	CU_ASSERT(conf);
+	/* not flagged: nothing */
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &hs.sess[1]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* data from H on the session to P: P stays where it is */
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &hs.sess[0]));
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+	/* data from P on the session to H: H moves to the new port */
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &hs.sess[1]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &hs.sess[1]));
 
 	/* from now on only the new address */
-	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 400, &o);
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 130, &o);
 	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
 	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
 	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat2));
 	/* and the old address can no longer answer */
-	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 500, &o);
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 140, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
 	CU_ASSERT_STRING_EQUAL(o.why, "response from an address the initiation was not sent to");
+	/* an older session in use cannot move it back */
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &first.sess[0]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
 
 	/* an initiation from the confirmed address makes no candidate */
-	h_initiates(&W, &W.h_nat2, 0x77777777, T0 + 600, &o);
+	h_initiates(&W, &W.h_nat2, 0x88888888, T0 + 150, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);
-	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 700, &o);
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 160, &o);
 	CU_ASSERT_EQUAL(o.n_dst, 1);
 	world_fini(&W);
 }
 
-/* A response from the old address while a candidate exists also completes,
- * and confirms the old address again: the candidate stays but is stale. */
+/* While a candidate exists, P's initiation reaches both addresses and the
+ * old address may answer too: its sessions in use keep H where it is. */
 static void test_rebinding_old_answers(void)
 {
 	struct world W;
 	struct xr_wgs_out o;
 
 	world_init(&W);
-	world_handshake(&W, T0);
+	world_confirmed(&W, T0, NULL);
 	h_initiates(&W, &W.h_nat2, 0x66666666, T0 + 100, &o);
 	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 200, &o);
 	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 300, &o);
 	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
 	CU_ASSERT_FALSE(o.learned);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
 	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.h_nat));
-	/* the candidate is older than the confirmation now */
-	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 400, &o);
-	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
-	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &o.sess[0]));        /* unchanged */
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* the candidate may still answer the same initiation */
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat2, T0 + 301, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &W.h_nat2));
+	/* unused, its sessions move nothing */
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &o.sess[0]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
 	world_fini(&W);
 }
 
@@ -898,7 +1095,7 @@ static void test_reconfigure(void)
 	int t;
 
 	world_init(&W);
-	world_handshake(&W, T0);
+	world_confirmed(&W, T0, NULL);
 
 	/* a new config: another tenant first, alpha kept (other id, too) */
 	rnd_bytes(other_host, 32);
@@ -979,7 +1176,7 @@ static void test_reconfigure_rename(void)
 	int t;
 
 	world_init(&W);
-	world_handshake(&W, T0);
+	world_confirmed(&W, T0, NULL);
 	f2 = cfg_new();
 	t = cfg_tenant(f2, "alpha2", TID_A);
 	alpha_cfg(f2, t);
@@ -990,18 +1187,16 @@ static void test_reconfigure_rename(void)
 	world_fini(&W);
 }
 
-/* ---- 9. adopting pinned sessions after a restart ------------------------------------- */
+/* ---- 9. adopting sessions in use (and after a restart) ------------------------------- */
 
 static void test_adopt(void)
 {
 	struct world W;
 	struct xr_wgs_out o, done;
-	struct xr_endpoint ep;
 	struct xr_session s;
-	bool conf;
 
 	world_init(&W);
-	world_handshake(&W, T0);
+	world_confirmed(&W, T0, NULL);
 	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 10, &o);
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 20, &done);
 	CU_ASSERT_EQUAL_FATAL(done.n_install, 2);
@@ -1010,49 +1205,66 @@ static void test_adopt(void)
 	xr_wgs_free(W.w);
 	W.w = xr_wgs_new();
 	CU_ASSERT_FATAL(xr_wgs_configure(W.w, W.f->cfg, W.f->ids) == 0);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
+	EXPECT_NO_EP(W.w, wgv_responder_pub);
 
-	/* a session without a key tag teaches nothing */
-	s = done.sess[0];
+	/* a session the data plane has not flagged teaches nothing */
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &done.sess[0]));
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &done.sess[1]));
+	EXPECT_NO_EP(W.w, wgv_responder_pub);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
+	/* nor one without a key tag */
+	s = flagged(&done.sess[0]);
 	memset(s.key_tag, 0, sizeof(s.key_tag));
-	xr_wgs_adopt(W.w, &s);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	EXPECT_NO_EP(W.w, wgv_responder_pub);
 	/* nor one of another tenant */
-	s = done.sess[0];
+	s = flagged(&done.sess[0]);
 	s.tenant_id = TID_B;
-	xr_wgs_adopt(W.w, &s);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	EXPECT_NO_EP(W.w, wgv_responder_pub);
+	/* nor one with a key tag of no configured key */
+	s = flagged(&done.sess[0]);
+	s.key_tag[0] ^= 0xff;
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	EXPECT_NO_EP(W.w, wgv_responder_pub);
 
-	/* the session to H re-teaches H's endpoint, confirmed */
-	xr_wgs_adopt(W.w, &done.sess[0]);
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.h_nat));
-	CU_ASSERT(conf);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(W.w, wgv_initiator_pub, &ep, &conf), 0);
+	/* the flagged session to H re-teaches H's endpoint, confirmed */
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[0]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
 	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 30, &o);
 	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
 	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
 	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
 
 	/* the session to P re-teaches P */
-	xr_wgs_adopt(W.w, &done.sess[1]);
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_initiator_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.p_addr));
-	CU_ASSERT(conf);
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[1]));
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
 
-	/* an older session does not override a newer one */
-	s = done.sess[0];
+	/* an older session does not override the confirmation */
+	s = flagged(&done.sess[0]);
 	s.dst = W.other;
 	s.created_ns = done.sess[0].created_ns - 1;
-	xr_wgs_adopt(W.w, &s);
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.h_nat));
-	/* a newer one does */
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* one exactly as old does (it is not older) */
 	s.dst = W.h_nat2;
+	s.created_ns = done.sess[0].created_ns;
+	CU_ASSERT_TRUE(xr_wgs_adopt(W.w, &s));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
+	/* and a newer one */
+	s.dst = W.h_nat;
 	s.created_ns = done.sess[0].created_ns + 1;
-	xr_wgs_adopt(W.w, &s);
-	CU_ASSERT_EQUAL_FATAL(xr_wgs_endpoint_of(W.w, wgv_responder_pub, &ep, &conf), 0);
-	CU_ASSERT(xr_ep_equal(&ep, &W.h_nat2));
+	CU_ASSERT_TRUE(xr_wgs_adopt(W.w, &s));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* ... but not unflagged */
+	s.flags = 0;
+	s.dst = W.h_nat2;
+	s.created_ns = done.sess[0].created_ns + 2;
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* P was not touched by any of that */
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
 	world_fini(&W);
 }
 
@@ -1122,7 +1334,7 @@ static void test_pending_collisions(void)
 	int answered = 0;
 
 	world_init(&W);
-	world_handshake(&W, T0);
+	world_confirmed(&W, T0, NULL);
 	/* H initiates to P 9 times with indices on the same slot */
 	for (uint32_t i = 0; i < 9; i++) {
 		mk_init(init, 0x1000 + i * XR_WGS_PENDING, wgv_initiator_pub);
@@ -1281,64 +1493,419 @@ static void test_ep_v4mapped(void)
 	CU_ASSERT(match1("192.0.2.0/24", &mapped));
 }
 
-/* ---- known bugs: see the report; enable with -DXR_WGS_KNOWN_BUGS ----------------------- */
+/* ---- 13. the candidate attack -------------------------------------------------------- */
 
-#ifdef XR_WGS_KNOWN_BUGS
-/* The same public peer P listed under two hosts H1, H2 of one tenant (the
- * config allows it: peer keys are unique per host only).  Key entries are
- * per (host, peer), and handle_init takes the first entry whose mac1 key
- * verifies, so an initiation H2 -> P is attributed to H1: H1's candidate
- * becomes H2's address, H2 learns nothing (P -> H2 is dropped as "private
- * host's endpoint not known yet"), and when P is known the pending
- * handshake names H1 as initiator, so P's response (mac1 under H2) fails
- * "response mac1 does not match the initiator".  The same happens across
- * tenants when another tenant lists P first. */
+/*
+ * An attacker at A who knows P's public key forges an "H -> P" initiation
+ * (mac1 needs only P's public key): A becomes H's candidate, so P's next
+ * initiation is copied to A, and A's forged answer (mac1 under P) installs
+ * sessions towards A.  But no handshake confirms anything: H's confirmed
+ * endpoint stays, H's genuine answer is accepted as well, and only the
+ * genuine sessions, flagged by data from P, are ever adopted.
+ */
+static void test_candidate_attack(void)
+{
+	struct world W;
+	struct xr_wgs_out o, fake, genuine;
+	const struct xr_endpoint *A = NULL;
+	uint8_t init[XR_WG_INIT_LEN], resp[XR_WG_RESP_LEN];
+
+	world_init(&W);
+	A = &W.other;
+	world_confirmed(&W, T0, NULL);
+
+	/* the forged H -> P initiation goes to P (who cannot authenticate it) */
+	mk_init(init, 0xa77ac0de, wgv_initiator_pub);
+	handle(&W, init, sizeof(init), A, T0 + 100, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.p_addr));
+	CU_ASSERT_FALSE(o.learned);
+	/* A is only a candidate */
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+
+	/* P's real initiation: H's confirmed endpoint and the candidate A */
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 200, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
+	CU_ASSERT(xr_ep_equal(&o.dst[1], A));
+
+	/* A's forged response (mac1 under P, valid indices) is accepted and
+	 * installs sessions towards A */
+	mk_resp(resp, 0xbadbad01, W.init_idx, wgv_initiator_pub);
+	handle(&W, resp, sizeof(resp), A, T0 + 210, &fake);
+	CU_ASSERT_EQUAL_FATAL(fake.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(fake.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&fake.dst[0], &W.p_addr));
+	CU_ASSERT_FALSE(fake.learned);
+	CU_ASSERT_EQUAL_FATAL(fake.n_install, 2);
+	CU_ASSERT_EQUAL(fake.idx[0], 0xbadbad01u);
+	CU_ASSERT(xr_ep_equal(&fake.sess[0].dst, A));
+	CU_ASSERT(xr_ep_equal(&fake.sess[0].src, &W.p_addr));
+	CU_ASSERT_EQUAL(memcmp(fake.sess[0].key_tag, wgv_responder_pub, XR_WG_TAG_LEN), 0);
+	CU_ASSERT_EQUAL(fake.idx[1], W.init_idx);
+	CU_ASSERT(xr_ep_equal(&fake.sess[1].dst, &W.p_addr));
+	CU_ASSERT(xr_ep_equal(&fake.sess[1].src, A));
+	CU_ASSERT_EQUAL(memcmp(fake.sess[1].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
+	/* H's confirmed endpoint did not change */
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+
+	/* H's genuine response from its address is accepted too */
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 220, &genuine);
+	CU_ASSERT_EQUAL_FATAL(genuine.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(genuine.n_install, 2);
+	CU_ASSERT_EQUAL(genuine.idx[0], W.resp_idx);
+	CU_ASSERT(xr_ep_equal(&genuine.sess[0].dst, &W.h_nat));
+	CU_ASSERT(xr_ep_equal(&genuine.sess[0].src, &W.p_addr));
+	CU_ASSERT_EQUAL(memcmp(genuine.sess[0].key_tag, wgv_responder_pub, XR_WG_TAG_LEN), 0);
+	CU_ASSERT_EQUAL(genuine.idx[1], W.init_idx);
+	CU_ASSERT(xr_ep_equal(&genuine.sess[1].dst, &W.p_addr));
+	CU_ASSERT(xr_ep_equal(&genuine.sess[1].src, &W.h_nat));
+	CU_ASSERT_EQUAL(memcmp(genuine.sess[1].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
+	CU_ASSERT_EQUAL(xr_wgs_stats(W.w)->sessions_installed, 3);
+	/* that was the second of two: the pending initiation is used up */
+	handle(&W, resp, sizeof(resp), A, T0 + 230, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "second response from the same address");
+
+	/* adopting without the flag changes nothing, forged or genuine */
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &fake.sess[0]));
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &fake.sess[1]));
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &genuine.sess[0]));
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &genuine.sess[1]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+	/* data from P on the genuine session keeps H confirmed at h_nat */
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &genuine.sess[0]));   /* not a change */
+	CU_ASSERT_FALSE(adopt_flagged(W.w, &genuine.sess[1]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+	/* had H really moved, its genuine session in use would move it: the
+	 * same session, answered from elsewhere, is what changes confirmation */
+	{
+		struct xr_session s = flagged(&genuine.sess[0]);
+
+		s.dst = W.h_nat2;
+		CU_ASSERT_TRUE(xr_wgs_adopt(W.w, &s));
+		EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
+		/* and the forged one never gets the flag: unflagged it still
+		 * does nothing, even when newer */
+		s = fake.sess[0];
+		s.created_ns = T0 + 1000;
+		CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+		EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
+	}
+	world_fini(&W);
+}
+
+/* ---- 14. a public peer shared by two hosts of one tenant ------------------------------- */
+
 static void test_shared_peer(void)
 {
 	struct xr_wgs *w = xr_wgs_new();
 	struct fx_cfg *f = cfg_new();
 	const uint8_t (*peers)[32] = &wgv_initiator_pub;
-	struct xr_endpoint p, h2, ep;
-	struct xr_wgs_out o;
+	const uint8_t *h2key = wgv_responder_pub;                 /* the vectors' H */
+	struct xr_endpoint p, x, y;
+	struct xr_wgs_out o, hs;
 	uint8_t h1key[32], init[XR_WG_INIT_LEN], resp[XR_WG_RESP_LEN];
-	bool conf;
 	int t;
 
 	rnd_bytes(h1key, 32);
 	t = cfg_tenant(f, "alpha", TID_A);
 	cfg_host(f, t, h1key, peers, 1);                 /* H1 lists P first */
-	cfg_host(f, t, wgv_responder_pub, peers, 1);     /* H2 = the vectors' H */
+	cfg_host(f, t, h2key, peers, 1);                 /* H2 lists P as well */
 	CU_ASSERT_FATAL(xr_wgs_configure(w, f->cfg, f->ids) == 0);
 	ep4(&p, "198.51.100.10", 51820);
-	ep4(&h2, "203.0.113.2", 40001);
+	ep4(&x, "203.0.113.2", 40001);                   /* where H2 really is */
+	ep4(&y, "203.0.113.1", 40001);                   /* where H1 really is */
 
-	/* H2 -> P from h2: H2 (not H1) becomes the candidate */
+	/* an initiation under P's key from X: a candidate of both hosts */
 	mk_init(init, 0x1, wgv_initiator_pub);
-	xr_wgs_handle(w, init, sizeof(init), &h2, T0, &o);
-	CU_ASSERT_NOT_EQUAL(xr_wgs_endpoint_of(w, h1key, &ep, &conf), 0);   /* fails */
-	CU_ASSERT_EQUAL(xr_wgs_endpoint_of(w, wgv_responder_pub, &ep, &conf), 0); /* fails */
+	xr_wgs_handle(w, init, sizeof(init), &x, T0, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "public peer's endpoint not known yet");
+	CU_ASSERT_EQUAL(o.tenant_id, TID_A);
+	EXPECT_EP(w, h1key, &x, false);
+	EXPECT_EP(w, h2key, &x, false);
 
-	/* so P -> H2 is not forwarded */
+	/* P -> H2 (the captured initiation) reaches X; H2's response there:
+	 * mac1 under P identifies P among H2's peers */
 	xr_wgs_handle(w, wgv_initiation, sizeof(wgv_initiation), &p, T0 + 1, &o);
-	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);                         /* fails */
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &x));
+	xr_wgs_handle(w, wgv_response, sizeof(wgv_response), &x, T0 + 2, &hs);
+	CU_ASSERT_EQUAL_FATAL(hs.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(hs.n_install, 2);
+	CU_ASSERT_EQUAL(memcmp(hs.sess[0].key_tag, h2key, XR_WG_TAG_LEN), 0);
+	CU_ASSERT_EQUAL(memcmp(hs.sess[1].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
+	/* in use: H2 confirmed at X, P at p (under both hosts) */
+	CU_ASSERT_TRUE(adopt_flagged(w, &hs.sess[0]));
+	CU_ASSERT_TRUE(adopt_flagged(w, &hs.sess[1]));
+	EXPECT_EP(w, h2key, &x, true);
+	EXPECT_EP(w, h1key, &x, false);               /* still H1's candidate */
+	EXPECT_EP(w, wgv_initiator_pub, &p, true);
 
-	/* and once P is known (adopted), H2's own handshakes cannot complete */
-	{
-		struct xr_session s = { .dst = p, .tenant_id = TID_A, .created_ns = T0 };
-
-		memcpy(s.key_tag, wgv_initiator_pub, XR_WG_TAG_LEN);
-		xr_wgs_adopt(w, &s);
-	}
+	/* H2 -> P from X: to P; the response's mac1 (under H2) names H2 */
 	mk_init(init, 0x2, wgv_initiator_pub);
-	xr_wgs_handle(w, init, sizeof(init), &h2, T0 + 2, &o);
+	xr_wgs_handle(w, init, sizeof(init), &x, T0 + 10, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &p));
+	mk_resp(resp, 0x3, 0x2, h2key);
+	xr_wgs_handle(w, resp, sizeof(resp), &p, T0 + 11, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	CU_ASSERT_EQUAL(o.idx[0], 0x3u);
+	CU_ASSERT(xr_ep_equal(&o.sess[0].dst, &p));
+	CU_ASSERT_EQUAL(memcmp(o.sess[0].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
+	CU_ASSERT_EQUAL(o.idx[1], 0x2u);
+	CU_ASSERT(xr_ep_equal(&o.sess[1].dst, &x));
+	CU_ASSERT_EQUAL(memcmp(o.sess[1].key_tag, h2key, XR_WG_TAG_LEN), 0);
+
+	/* H1 -> P from Y: Y becomes a candidate of both hosts */
+	mk_init(init, 0x4, wgv_initiator_pub);
+	xr_wgs_handle(w, init, sizeof(init), &y, T0 + 20, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &p));
+	EXPECT_EP(w, h1key, &y, false);
+	EXPECT_EP(w, h2key, &x, true);
+	xr_wgs_handle(w, wgv_initiation, sizeof(wgv_initiation), &p, T0 + 21, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);            /* H2: confirmed X + candidate Y */
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &x));
+	CU_ASSERT(xr_ep_equal(&o.dst[1], &y));
+	/* P's response, mac1 under H1, names H1 */
+	mk_resp(resp, 0x5, 0x4, h1key);
+	xr_wgs_handle(w, resp, sizeof(resp), &p, T0 + 22, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	CU_ASSERT_EQUAL(o.idx[1], 0x4u);
+	CU_ASSERT(xr_ep_equal(&o.sess[1].dst, &y));
+	CU_ASSERT(xr_ep_equal(&o.sess[1].src, &p));
+	CU_ASSERT_EQUAL(memcmp(o.sess[1].key_tag, h1key, XR_WG_TAG_LEN), 0);
+	CU_ASSERT_EQUAL(memcmp(o.sess[0].key_tag, wgv_initiator_pub, XR_WG_TAG_LEN), 0);
+	/* in use, it confirms H1 at Y and leaves H2 alone */
+	CU_ASSERT_TRUE(adopt_flagged(w, &o.sess[1]));
+	EXPECT_EP(w, h1key, &y, true);
+	EXPECT_EP(w, h2key, &x, true);
+
+	/* a response keyed with neither host is dropped */
+	mk_init(init, 0x6, wgv_initiator_pub);
+	xr_wgs_handle(w, init, sizeof(init), &y, T0 + 30, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	mk_resp(resp, 0x7, 0x6, wgv_initiator_pub);
+	xr_wgs_handle(w, resp, sizeof(resp), &p, T0 + 31, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "response mac1 matches no possible initiator");
+	CU_ASSERT_EQUAL(o.n_install, 0);
+	/* but the right one still completes it */
+	mk_resp(resp, 0x7, 0x6, h1key);
+	xr_wgs_handle(w, resp, sizeof(resp), &p, T0 + 32, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);
-	mk_resp(resp, 0x3, 0x2, wgv_responder_pub);
-	xr_wgs_handle(w, resp, sizeof(resp), &p, T0 + 3, &o);
-	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);                         /* fails */
-	if (o.verdict != XR_WGS_FORWARD)
-		fprintf(stderr, "\n  shared peer: %s\n", o.why);
+	CU_ASSERT_EQUAL(memcmp(o.sess[1].key_tag, h1key, XR_WG_TAG_LEN), 0);
+
 	xr_wgs_free(w);
 	cfg_free(f);
+}
+
+/* ---- 15. bootstrap, as in the end-to-end flow ----------------------------------------- */
+
+static void test_bootstrap(void)
+{
+	struct world W;
+	struct xr_wgs_out o, done;
+
+	world_init(&W);
+	/* H -> P while P is unknown: dropped, but H becomes a candidate */
+	h_initiates(&W, &W.h_nat, 0x11111111, T0, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
+	CU_ASSERT_STRING_EQUAL(o.why, "public peer's endpoint not known yet");
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, false);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
+	/* P -> H goes to the candidate */
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 1, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
+	/* H's response installs the sessions */
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 2, &done);
+	CU_ASSERT_EQUAL_FATAL(done.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(done.n_install, 2);
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, false);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
+	/* data from P on the session to H: H confirmed */
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[0]));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
+	/* its opposite direction, flagged: P confirmed */
+	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[1]));
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+	/* H -> P is forwarded to P's confirmed address now */
+	h_initiates(&W, &W.h_nat, 0x22222222, T0 + 10, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.p_addr));
+	/* and P -> H to H's confirmed address only (the candidate is gone) */
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 11, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
+	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
+	world_fini(&W);
+}
+
+/* ---- known bugs: see the report; enable with -DXR_WGS_KNOWN_BUGS ----------------------- */
+
+#ifdef XR_WGS_KNOWN_BUGS
+/* Make A a candidate of H with a forged H -> P initiation. */
+static void attacker_candidate(struct world *W, const struct xr_endpoint *A, uint64_t now)
+{
+	uint8_t init[XR_WG_INIT_LEN];
+	struct xr_wgs_out o;
+
+	mk_init(init, 0xa77ac0de, wgv_initiator_pub);
+	handle(W, init, sizeof(init), A, now, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+}
+
+/* The attacker plays both ends.  A forged P -> H initiation from A (mac1
+ * under H) goes to h_nat and to A (the candidate); A answers it (mac1 under
+ * P); sess[0] = {dst A, src A, key H}.  The attacker then sends any type-4
+ * packet with idx[0] from A = sess[0].src, so the data plane's
+ * from_expected() holds and it sets XR_SESS_F_CONFIRMED; adopting it
+ * confirms H at A.  Public keys only, no race, no spoofing. */
+static void test_bug_self_confirm(void)
+{
+	struct world W;
+	struct xr_wgs_out o;
+	uint8_t init[XR_WG_INIT_LEN], resp[XR_WG_RESP_LEN];
+
+	world_init(&W);
+	world_confirmed(&W, T0, NULL);
+	attacker_candidate(&W, &W.other, T0 + 100);
+	mk_init(init, 0xa2a2a2a2, wgv_responder_pub);
+	handle(&W, init, sizeof(init), &W.other, T0 + 101, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
+	mk_resp(resp, 0xa3a3a3a3, 0xa2a2a2a2, wgv_initiator_pub);
+	handle(&W, resp, sizeof(resp), &W.other, T0 + 102, &o);
+	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
+	CU_ASSERT(xr_ep_equal(&o.sess[0].src, &W.other));   /* data from A flags it */
+	adopt_flagged(W.w, &o.sess[0]);
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);   /* fails: A */
+	world_fini(&W);
+}
+
+/* Both accepted answers to one initiation install idx[1] = the initiator's
+ * index: the same map key.  Answering after H, A's direction replaces H's:
+ * {dst p_addr, src A, peer_index A's idx[0]}.  Data from A with P's index
+ * then gets it flagged, and xrelayd's confirm_from() (wg_handshake.c)
+ * flags its opposite direction, A's idx[0] {dst A, key H}: H confirmed at A. */
+static void test_bug_opposite_direction(void)
+{
+	struct world W;
+	struct xr_wgs_out o, genuine, fake;
+	uint8_t resp[XR_WG_RESP_LEN];
+	struct { uint32_t key; struct xr_session s; } map[4];
+	int n = 0;
+	struct xr_session *s = NULL, ps;
+
+	world_init(&W);
+	world_confirmed(&W, T0, NULL);
+	attacker_candidate(&W, &W.other, T0 + 100);
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 200, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 210, &genuine);
+	mk_resp(resp, 0xbadbad01, W.init_idx, wgv_initiator_pub);
+	handle(&W, resp, sizeof(resp), &W.other, T0 + 220, &fake);
+	CU_ASSERT_EQUAL_FATAL(genuine.n_install, 2);
+	CU_ASSERT_EQUAL_FATAL(fake.n_install, 2);
+	CU_ASSERT_EQUAL(genuine.idx[1], fake.idx[1]);       /* one map key, two values */
+
+	/* the sessions map, installed in order: last write wins */
+	for (int r = 0; r < 2; r++) {
+		const struct xr_wgs_out *x = r ? &fake : &genuine;
+
+		for (int d = 0; d < 2; d++) {
+			int i;
+
+			for (i = 0; i < n && map[i].key != x->idx[d]; i++)
+				;
+			map[i].key = x->idx[d];
+			map[i].s = x->sess[d];
+			n += i == n;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(n, 3);
+	for (int i = 0; i < n; i++)
+		if (map[i].key == W.init_idx)
+			s = &map[i].s;
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT(xr_ep_equal(&s->src, &W.other));
+	/* data from A with P's index: from_expected() holds */
+	s->flags |= XR_SESS_F_CONFIRMED;
+	/* confirm_from(W.init_idx, s) */
+	xr_wgs_adopt(W.w, s);
+	for (int i = 0; i < n; i++) {
+		if (map[i].key != s->peer_index)
+			continue;
+		ps = map[i].s;
+		if (ps.peer_index == W.init_idx && xr_ep_equal(&ps.dst, &s->src)) {
+			ps.flags |= XR_SESS_F_CONFIRMED;
+			xr_wgs_adopt(W.w, &ps);
+		}
+	}
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);   /* fails: A */
+	world_fini(&W);
+}
+
+/* The cap is n_fwd responses in all, not one per address: A answers twice
+ * and H's genuine response is refused ("more responses than addresses
+ * asked"), so every P -> H handshake can be blocked by a candidate. */
+static void test_bug_response_cap(void)
+{
+	struct world W;
+	struct xr_wgs_out o;
+	uint8_t resp[XR_WG_RESP_LEN];
+
+	world_init(&W);
+	world_confirmed(&W, T0, NULL);
+	attacker_candidate(&W, &W.other, T0 + 100);
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 200, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
+	for (uint32_t i = 0; i < 2; i++) {
+		mk_resp(resp, 0xbadbad01 + i, W.init_idx, wgv_initiator_pub);
+		handle(&W, resp, sizeof(resp), &W.other, T0 + 210 + i, &o);
+		CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);
+	}
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 220, &o);
+	CU_ASSERT_EQUAL(o.verdict, XR_WGS_FORWARD);                /* fails */
+	if (o.verdict != XR_WGS_FORWARD)
+		fprintf(stderr, "\n  response cap: %s\n", o.why);
+	world_fini(&W);
+}
+
+/* xr_wgs_adopt skips a session whose dst already is the confirmed endpoint,
+ * so the confirmation time is never refreshed: a candidate older than the
+ * genuine session in use (here the attacker's) stays in the fan-out. */
+static void test_bug_no_refresh(void)
+{
+	struct world W;
+	struct xr_wgs_out o;
+
+	world_init(&W);
+	world_confirmed(&W, T0, NULL);
+	attacker_candidate(&W, &W.other, T0 + 100);
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 200, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n_dst, 2);
+	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 210, &o);
+	CU_ASSERT_EQUAL_FATAL(o.n_install, 2);
+	adopt_flagged(W.w, &o.sess[0]);                 /* created T0+210 > candidate */
+	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 300, &o);
+	CU_ASSERT_EQUAL(o.n_dst, 1);                                /* fails: 2 */
+	world_fini(&W);
 }
 #endif
 
@@ -1349,8 +1916,9 @@ int xr_register_wgstate(void)
 	if (!s)
 		return -1;
 	if (!CU_add_test(s, "initiation for no key", test_no_key) ||
-	    !CU_add_test(s, "learn host, forward, complete", test_handshake) ||
+	    !CU_add_test(s, "learn host, forward, complete, confirm", test_handshake) ||
 	    !CU_add_test(s, "responses that must not complete", test_bad_responses) ||
+	    !CU_add_test(s, "responses per pending initiation", test_response_limit) ||
 	    !CU_add_test(s, "cookie replies", test_cookie) ||
 	    !CU_add_test(s, "two tenants", test_two_tenants) ||
 	    !CU_add_test(s, "allow list", test_allow) ||
@@ -1359,16 +1927,22 @@ int xr_register_wgstate(void)
 	    !CU_add_test(s, "NAT rebinding, old address answers", test_rebinding_old_answers) ||
 	    !CU_add_test(s, "reconfigure keeps and forgets", test_reconfigure) ||
 	    !CU_add_test(s, "reconfigure with a renamed tenant", test_reconfigure_rename) ||
-	    !CU_add_test(s, "adopt pinned sessions", test_adopt) ||
+	    !CU_add_test(s, "adopt sessions in use", test_adopt) ||
 	    !CU_add_test(s, "pending expiry and tick", test_pending_expiry) ||
 	    !CU_add_test(s, "pending slot collisions", test_pending_collisions) ||
 	    !CU_add_test(s, "session expiry", test_session_expired) ||
 	    !CU_add_test(s, "endpoint v4", test_ep_v4) ||
 	    !CU_add_test(s, "endpoint v6", test_ep_v6) ||
-	    !CU_add_test(s, "endpoint v4-mapped", test_ep_v4mapped))
+	    !CU_add_test(s, "endpoint v4-mapped", test_ep_v4mapped) ||
+	    !CU_add_test(s, "forged candidate confirms nothing", test_candidate_attack) ||
+	    !CU_add_test(s, "peer shared by two hosts", test_shared_peer) ||
+	    !CU_add_test(s, "bootstrap as end to end", test_bootstrap))
 		return -1;
 #ifdef XR_WGS_KNOWN_BUGS
-	if (!CU_add_test(s, "peer shared by two hosts (known bug)", test_shared_peer))
+	if (!CU_add_test(s, "attacker confirms itself (known bug)", test_bug_self_confirm) ||
+	    !CU_add_test(s, "opposite direction overwritten (known bug)", test_bug_opposite_direction) ||
+	    !CU_add_test(s, "response cap starves the host (known bug)", test_bug_response_cap) ||
+	    !CU_add_test(s, "confirmation never refreshed (known bug)", test_bug_no_refresh))
 		return -1;
 #endif
 	return 0;

@@ -38,7 +38,7 @@ struct wgs_pending {
 	int n_fwd;
 	uint8_t resp_pub[32], init_pub[32]; /* to re-map across reconfiguration */
 	bool init_known;
-	int n_resp;                    /* responses seen (at most one per n_fwd) */
+	uint8_t answered;              /* bit i: fwd[i] has answered (one response each) */
 };
 
 struct xr_wgs {
@@ -395,12 +395,13 @@ static void handle_init(struct xr_wgs *w, const uint8_t *msg, size_t len, const 
 	w->st.forwarded++;
 }
 
-static bool from_forwarded(const struct wgs_pending *p, const struct xr_endpoint *src)
+/* Index of src among the addresses the initiation went to, or -1. */
+static int from_forwarded(const struct wgs_pending *p, const struct xr_endpoint *src)
 {
 	for (int i = 0; i < p->n_fwd; i++)
 		if (xr_ep_equal(&p->fwd[i], src))
-			return true;
-	return false;
+			return i;
+	return -1;
 }
 
 static void set_session(struct xr_session *s, const struct xr_endpoint *dst,
@@ -464,23 +465,25 @@ static void handle_resp(struct xr_wgs *w, const uint8_t *msg, size_t len, const 
 {
 	struct wgs_pending *p = pending_find(w, m->receiver, now);
 	struct wgs_key *resp, *init, nobody = { .tenant_id = 0 };
+	int fi;
 
 	if (!p)
 		return drop(out, "response to no pending initiation", &w->st.no_pending);
 	resp = &w->keys[p->responder];
 	out->tenant_id = resp->tenant_id;
 	out->tenant = resp->tenant;
-	if (!from_forwarded(p, src))
+	fi = from_forwarded(p, src);
+	if (fi < 0)
 		return drop(out, "response from an address the initiation was not sent to",
 			    &w->st.bad_source);
-	if (p->n_resp >= p->n_fwd)
-		return drop(out, "more responses than addresses asked", &w->st.bad_source);
+	if (p->answered & (1u << fi))
+		return drop(out, "second response from the same address", &w->st.bad_source);
 	init = response_initiator(w, p, msg, len, m, &nobody);
 	if (!init)
 		return drop(out, "response mac1 matches no possible initiator", &w->st.no_key);
 	if (init == &nobody)
 		init = NULL;
-	p->n_resp++;
+	p->answered |= 1u << fi;
 
 	out->n_install = 2;
 	out->idx[0] = m->sender;      /* data to the responder carries its index */
@@ -504,7 +507,7 @@ static void handle_cookie(struct xr_wgs *w, const struct xr_wg_msg *m,
 		return drop(out, "cookie reply to no pending initiation", &w->st.no_pending);
 	out->tenant_id = w->keys[p->responder].tenant_id;
 	out->tenant = w->keys[p->responder].tenant;
-	if (!from_forwarded(p, src))
+	if (from_forwarded(p, src) < 0)
 		return drop(out, "cookie reply from an address the initiation was not sent to",
 			    &w->st.bad_source);
 	out->dst[0] = p->src;
@@ -540,29 +543,71 @@ void xr_wgs_handle(struct xr_wgs *w, const uint8_t *msg, size_t len,
 	}
 }
 
-static void confirm_one(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t now)
+static void confirm_one(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t when)
 {
 	bool dummy = false;
 
-	confirm(k, ep, now, &dummy);
+	if (when < k->ep_ns)
+		return;
+	confirm(k, ep, when, &dummy);
+}
+
+static struct wgs_key *key_by_tag(struct xr_wgs *w, uint32_t tid, const uint8_t tag[XR_WG_TAG_LEN])
+{
+	static const uint8_t zero[XR_WG_TAG_LEN];
+
+	if (!memcmp(tag, zero, sizeof(zero)))
+		return NULL;
+	for (int i = 0; i < w->n_keys; i++)
+		if (w->keys[i].tenant_id == tid && !memcmp(w->keys[i].pub, tag, XR_WG_TAG_LEN))
+			return &w->keys[i];
+	return NULL;
+}
+
+static bool fresh(const struct wgs_key *k, uint64_t now)
+{
+	return k->ep.family && now - k->ep_ns <= (XR_WG_REJECT_AFTER_S + 30) * XR_NS;
+}
+
+/* Confirm `ep` for every entry of key k, unless a newer confirmation exists. */
+static bool vouch(struct xr_wgs *w, struct wgs_key *k, const struct xr_endpoint *ep, uint64_t when)
+{
+	bool changed;
+
+	if (!k || when < k->ep_ns)
+		return false;
+	changed = !xr_ep_equal(&k->ep, ep);
+	each_same_key(w, k, confirm_one, ep, when);
+	return changed;
+}
+
+bool xr_wgs_confirm_pair(struct xr_wgs *w, const struct xr_session *s, const struct xr_session *ps,
+			 uint64_t now)
+{
+	struct wgs_key *k1, *k2 = NULL;
+	bool changed;
+
+	if (!(s->flags & XR_SESS_F_CONFIRMED))
+		return false;
+	k1 = key_by_tag(w, s->tenant_id, s->key_tag);
+	if (ps && xr_ep_equal(&ps->dst, &s->src))
+		k2 = key_by_tag(w, s->tenant_id, ps->key_tag);
+	/* decide both before changing either: each vouches for the other */
+	{
+		/* without the opposite key nothing vouches: only a first (or
+		 * stale) confirmation, or a refresh of the same address */
+		bool ok1 = k1 && (k2 ? !(fresh(k2, now) && !xr_ep_equal(&k2->ep, &s->src))
+				     : !fresh(k1, now) || xr_ep_equal(&k1->ep, &s->dst));
+		bool ok2 = k2 && !(k1 && fresh(k1, now) && !xr_ep_equal(&k1->ep, &s->dst));
+
+		changed = ok1 && vouch(w, k1, &s->dst, s->created_ns);
+		if (ok2)
+			changed |= vouch(w, k2, &s->src, s->created_ns);
+	}
+	return changed;
 }
 
 bool xr_wgs_adopt(struct xr_wgs *w, const struct xr_session *s)
 {
-	static const uint8_t zero[XR_WG_TAG_LEN];
-	bool changed = false;
-
-	if (!(s->flags & XR_SESS_F_CONFIRMED) || !memcmp(s->key_tag, zero, sizeof(zero)))
-		return false;
-	for (int i = 0; i < w->n_keys; i++) {
-		struct wgs_key *k = &w->keys[i];
-
-		if (k->tenant_id != s->tenant_id || memcmp(k->pub, s->key_tag, XR_WG_TAG_LEN))
-			continue;
-		if (xr_ep_equal(&k->ep, &s->dst) || s->created_ns < k->ep_ns)
-			continue;
-		each_same_key(w, k, confirm_one, &s->dst, s->created_ns);
-		changed = true;
-	}
-	return changed;
+	return xr_wgs_confirm_pair(w, s, NULL, s->created_ns);
 }

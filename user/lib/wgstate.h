@@ -89,6 +89,15 @@ void xr_wgs_handle(struct xr_wgs *w, const uint8_t *msg, size_t len,
  * endpoint changed. */
 bool xr_wgs_adopt(struct xr_wgs *w, const struct xr_session *s);
 
+/* The same for a confirmed session `s` and its opposite direction `ps`
+ * (NULL if gone): s->dst is confirmed for s's key and s->src for ps's key,
+ * under a chain of trust: while one of the two keys has a confirmation
+ * fresher than a keypair's lifetime, the session's end for that key must be
+ * that very address, so a session an impostor runs with itself (both ends
+ * its own) confirms nothing once the genuine peers have been seen. */
+bool xr_wgs_confirm_pair(struct xr_wgs *w, const struct xr_session *s, const struct xr_session *ps,
+			 uint64_t now);
+
 /* Forget pending handshakes older than XR_WGS_PENDING_NS. */
 void xr_wgs_tick(struct xr_wgs *w, uint64_t now);
 

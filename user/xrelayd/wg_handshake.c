@@ -162,7 +162,13 @@ static void install_sessions(struct relay *r, const struct xr_wgs_out *o)
 	char a[80], b[80];
 
 	for (int i = 0; i < o->n_install; i++) {
-		if (bpf_map_update_elem(r->bpf.sessions_fd, &o->idx[i], &o->sess[i], BPF_ANY))
+		/* idx[1] is the initiator's index: every response to one
+		 * initiation shares it, and the first one stays (a later, forged
+		 * answer must not re-point it; its own idx[0] is separate) */
+		int flags = i == 1 ? BPF_NOEXIST : BPF_ANY;
+
+		if (bpf_map_update_elem(r->bpf.sessions_fd, &o->idx[i], &o->sess[i], flags) &&
+		    !(i == 1 && errno == EEXIST))
 			xr_warn("session install failed", "tenant=%s index=%u error=\"%s\"",
 				o->tenant, le32toh(o->idx[i]), strerror(errno));
 	}
@@ -261,23 +267,19 @@ static void wg_recv_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_c
 /* Learn trusted endpoints from sessions the data plane saw in use: a
  * confirmed direction vouches for its own destination and, through its
  * opposite direction, for the other peer. */
-static void confirm_from(struct relay *r, uint32_t key, const struct xr_session *s)
+static void confirm_from(struct relay *r, uint32_t key, const struct xr_session *s, uint64_t now)
 {
 	struct xr_session ps;
-	char a[80];
+	bool have_ps;
+	char a[80], b[80];
 
 	if (!(s->flags & XR_SESS_F_CONFIRMED))
 		return;
-	if (xr_wgs_adopt(r->wgs, s))
-		xr_info("endpoint confirmed", "tenant_id=%u index=%u endpoint=%s", s->tenant_id,
-			le32toh(key), xr_ep_str(&s->dst, a, sizeof(a)));
-	if (!bpf_map_lookup_elem(r->bpf.sessions_fd, &s->peer_index, &ps) &&
-	    ps.peer_index == key && xr_ep_equal(&ps.dst, &s->src)) {
-		ps.flags |= XR_SESS_F_CONFIRMED;
-		if (xr_wgs_adopt(r->wgs, &ps))
-			xr_info("endpoint confirmed", "tenant_id=%u index=%u endpoint=%s",
-				ps.tenant_id, le32toh(s->peer_index), xr_ep_str(&ps.dst, a, sizeof(a)));
-	}
+	have_ps = !bpf_map_lookup_elem(r->bpf.sessions_fd, &s->peer_index, &ps);
+	if (xr_wgs_confirm_pair(r->wgs, s, have_ps ? &ps : NULL, now))
+		xr_info("endpoint confirmed", "tenant_id=%u index=%u endpoint=%s peer=%s",
+			s->tenant_id, le32toh(key), xr_ep_str(&s->dst, a, sizeof(a)),
+			xr_ep_str(&s->src, b, sizeof(b)));
 }
 
 /* Every tick: drop expired session directions (WireGuard's
@@ -303,7 +305,7 @@ void wg_sweep(struct relay *r)
 				dead[n++] = key;
 			continue;
 		}
-		confirm_from(r, key, &s);
+		confirm_from(r, key, &s, now);
 	}
 	for (int i = 0; i < n; i++)
 		bpf_map_delete_elem(r->bpf.sessions_fd, &dead[i]);
