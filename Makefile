@@ -63,7 +63,7 @@ DEB_BUILD := make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	     liburing-dev libcunit1-dev libssl-dev libyaml-dev pkg-config \
 	     python3 python3-kconfiglib libclang-rt-14-dev
 DEB_RUN   := iproute2 ethtool iptables nftables openssl
-DEB_TEST  := wireguard-tools wireguard-go nginx curl iperf3 socat tcpdump \
+DEB_TEST  := wireguard-tools wireguard-go nginx curl iperf3 socat tcpdump conntrack iputils-ping \
 	     procps psmisc util-linux kmod
 deps:
 	@missing=$$(for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST); do \

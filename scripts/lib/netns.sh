@@ -158,10 +158,10 @@ xr_kill() {
 
 # xr_stop_pid PID: TERM, up to 3 s grace, then KILL
 xr_stop_pid() {
-	local pid=$1 st=$2 i
+	local pid=$1 st=$2
 	xr_alive "$pid" "$st" || return 0
 	kill -TERM "$pid" 2>/dev/null
-	for i in $(seq 30); do
+	for _ in $(seq 30); do
 		xr_alive "$pid" "$st" || return 0
 		sleep 0.1
 	done
@@ -494,9 +494,10 @@ relay_kill() {
 }
 
 # relay_attach [MODE] : the relay's XDP program on its eth0
+# shellcheck disable=SC2120 # MODE is optional; XR_ATTACH_MODE sets it too
 relay_attach() {
-	local out
-	out=$(xrctl attach eth0 ${1:+--mode "$1"} 2>&1) || {
+	local out mode=${1:-${XR_ATTACH_MODE:-}}
+	out=$(xrctl attach eth0 ${mode:+--mode "$mode"} 2>&1) || {
 		xr_log "xrelayctl attach eth0 failed: $out"; return 1; }
 	touch "$XR_STATE/attached"
 }

@@ -13,7 +13,7 @@
 #   round 2: pub1 pings priv (only priv's keepalive and rekey can help)
 # Bounds: 60 s for round 1, 150 s for round 2.
 set -u
-NAT_RANDOM=1
+export NAT_RANDOM=1 # read by netns.sh topo_nat_rules
 . "$(dirname "$(readlink -f "$0")")/../../scripts/lib/netns.sh"
 
 if ! xr_have_relay; then
