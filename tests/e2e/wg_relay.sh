@@ -235,6 +235,42 @@ t_reload_keeps_sessions() {
 	xr_sock_ready && sessions_has lab "$PUB1_4:" && ping_ok "$NS_PUB1" $T_PRIV 3
 }
 
+# iperf_mbps FILE : received Mbit/s of an iperf3 -J run
+iperf_mbps() {
+	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(int(d["end"]["sum_received"]["bits_per_second"]/1e6))' "$1" 2>/dev/null || echo 0
+}
+
+t_police_isolation() {
+	# lab2 gets a 4 Mbit/s budget (SIGHUP reload), then both tenants push
+	# iperf3 at once: lab2 is held near its budget and its excess is
+	# counted as drop_over_bandwidth; lab is neither slowed nor charged.
+	local conf=$XR_RELAY_CONF saved=$XR_STATE/relay.yaml.unlimited lab lab2 d0 d1 l0 l1 rc=0
+	cp "$conf" "$saved"
+	sed -i 's/^  - name: lab2$/  - name: lab2\n    limits: {bandwidth: 4mbit}/' "$conf"
+	grep -q 'bandwidth: 4mbit' "$conf" || { xr_log "could not add the limit"; return 1; }
+	kill -HUP "$XR_RELAYD_PID" && sleep 0.5
+	iperf_server "$NS_PRIV" $T_PRIV && iperf_server "$NS_PRIV2" $T_PRIV2 || return 1
+	d0=$(stat_n tenant.lab2.drops.drop_over_bandwidth)
+	l0=$(stat_n tenant.lab.drops.drop_over_bandwidth)
+	nsx "$NS_PUB2" timeout 20 iperf3 -c $T_PRIV2 -t 4 -J >"$XR_STATE/police-lab2.json" 2>&1 &
+	local p2=$!
+	nsx "$NS_PUB1" timeout 20 iperf3 -c $T_PRIV -t 4 -J >"$XR_STATE/police-lab.json" 2>&1
+	wait $p2
+	d1=$(stat_n tenant.lab2.drops.drop_over_bandwidth)
+	l1=$(stat_n tenant.lab.drops.drop_over_bandwidth)
+	lab=$(iperf_mbps "$XR_STATE/police-lab.json")
+	lab2=$(iperf_mbps "$XR_STATE/police-lab2.json")
+	xr_log "policing: lab2 (4mbit) received ${lab2} Mbit/s, dropped $((d1 - d0)); lab received ${lab} Mbit/s, dropped $((l1 - l0))"
+	[ "$lab2" -le 5 ] || { xr_log "lab2 exceeded its budget"; rc=1; }
+	[ "$lab2" -ge 1 ] || { xr_log "lab2 starved instead of held at its budget"; rc=1; }
+	[ $((d1 - d0)) -gt 0 ] || { xr_log "no drop_over_bandwidth counted for lab2"; rc=1; }
+	[ $((l1 - l0)) -eq 0 ] || { xr_log "lab was charged"; rc=1; }
+	[ "$lab" -ge $((5 * (lab2 + 1))) ] || { xr_log "lab slowed down"; rc=1; }
+	cp "$saved" "$conf"
+	kill -HUP "$XR_RELAYD_PID" && sleep 0.5
+	return $rc
+}
+
 # ---- run ------------------------------------------------------------------------
 xr_check "handshake pub1 <-> priv through the relay (tenant lab)" t_handshake_lab
 xr_check "ping pub1 -> priv through the relay" t_ping_pub1_priv
@@ -248,6 +284,7 @@ xr_check "iperf3 priv -> pub1 (3 s, -R) through the relay" t_iperf iperf-down "$
 xr_check "second tenant lab2 (priv2 <-> pub2) on the same port" t_lab2_tunnel
 xr_check "tenant lab2 counted apart from lab" t_lab2_counted_apart
 xr_check "isolation: pub2 cannot reach priv's tunnel address" t_isolation
+xr_check "policing: lab2 over its bandwidth limit is held and counted, lab not slowed" t_police_isolation
 xr_check "random datagrams to :51820 dropped and counted, tunnel unharmed" t_garbage
 xr_check "xrelayd SIGKILLed and restarted during iperf3: no empty interval" t_restart_no_gap
 xr_check "SIGHUP reload keeps live sessions" t_reload_keeps_sessions

@@ -10,9 +10,14 @@
  * response (mac1 under P) travels H -> P.  Messages the real keys never
  * sent (H -> P initiations, responses of other tenants) are synthetic: only
  * mac1 matters to the relay and mac1 needs nothing but a public key.
- * No handshake confirms an endpoint: the tests play the data plane by
- * setting XR_SESS_F_CONFIRMED on a copy of a session (flagged()) and
- * handing it to xr_wgs_adopt, as xrelayd does.
+ * No handshake confirms an endpoint.  The tests play xrelayd and XDP on an
+ * emulated sessions map (struct smap): every forwarded response is
+ * installed as install_sessions() does (idx[0] BPF_ANY, idx[1] BPF_NOEXIST:
+ * the first response to an initiation keeps the initiator's index), a data
+ * packet sets XR_SESS_F_CONFIRMED when it comes from the session's src
+ * (from_expected()), and confirm_from() hands a flagged session and the
+ * entry at its peer_index to xr_wgs_confirm_pair.  xr_wgs_adopt (the same
+ * without the opposite direction) is tested on its own.
  *
  * The config is built in memory; other keys come from a fixed-seed PRNG so
  * that a failure reproduces.  Times are explicit nanoseconds.
@@ -27,6 +32,7 @@
 
 #include "wgstate.h"
 #include "wg.h"
+#include "xrelay_config.h"
 #include "wg_vectors.h"
 
 #define T0 (1000 * XR_NS)          /* an arbitrary monotonic "now" */
@@ -202,11 +208,110 @@ static void cfg_allow(struct fx_cfg *f, int t, const char *cidr)
 	tc->n_allow++;
 }
 
+/* ---- the sessions map, XDP and xrelayd's confirm_from() ------------------------ */
+
+#define MAP_MAX 64
+
+struct smap {
+	int n;
+	uint32_t key[MAP_MAX];
+	struct xr_session s[MAP_MAX];
+};
+
+static struct xr_session *map_get(struct smap *m, uint32_t key)
+{
+	for (int i = 0; i < m->n; i++)
+		if (m->key[i] == key)
+			return &m->s[i];
+	return NULL;
+}
+
+/* bpf_map_update_elem(BPF_ANY or BPF_NOEXIST); false when it did not write */
+static bool map_update(struct smap *m, uint32_t key, const struct xr_session *s, bool noexist)
+{
+	struct xr_session *e = map_get(m, key);
+
+	if (e && noexist)
+		return false;
+	if (!e) {
+		CU_ASSERT_FATAL(m->n < MAP_MAX);
+		m->key[m->n] = key;
+		e = &m->s[m->n++];
+	}
+	*e = *s;
+	return true;
+}
+
+static void map_delete(struct smap *m, uint32_t key)
+{
+	for (int i = 0; i < m->n; i++) {
+		if (m->key[i] != key)
+			continue;
+		m->n--;
+		m->key[i] = m->key[m->n];
+		m->s[i] = m->s[m->n];
+		return;
+	}
+}
+
+/* install_sessions(): idx[1] (the initiator's index, shared by every
+ * response to one initiation) stays as the first response installed it. */
+static void map_install(struct smap *m, const struct xr_wgs_out *o)
+{
+	for (int i = 0; i < o->n_install; i++)
+		map_update(m, o->idx[i], &o->sess[i], i == 1);
+}
+
+/* XDP: a type-4 packet for receiver index `key` arrives from `from`; it sets
+ * the flag when it comes from the session's src.  True when flagged now. */
+static bool map_data(struct smap *m, uint32_t key, const struct xr_endpoint *from)
+{
+	struct xr_session *s = map_get(m, key);
+
+	if (!s)
+		return false;
+	if (xr_ep_equal(&s->src, from))
+		s->flags |= XR_SESS_F_CONFIRMED;
+	return s->flags & XR_SESS_F_CONFIRMED;
+}
+
+/* xrelayd's confirm_from() for the map entry at `key`. */
+static bool map_confirm(struct xr_wgs *w, struct smap *m, uint32_t key, uint64_t now)
+{
+	struct xr_session *s = map_get(m, key), *ps;
+
+	if (!s || !(s->flags & XR_SESS_F_CONFIRMED))
+		return false;
+	ps = map_get(m, s->peer_index);
+	return xr_wgs_confirm_pair(w, s, ps, now);
+}
+
+/* wg_sweep(): expire, then confirm from every entry in map order (or in
+ * the reverse order: a hash map promises none).  True when anything changed. */
+static bool map_sweep(struct xr_wgs *w, struct smap *m, uint64_t now, bool reverse)
+{
+	uint32_t keys[MAP_MAX];
+	bool changed = false;
+	int n = 0;
+
+	for (int i = 0; i < m->n; i++)
+		if (xr_session_expired(&m->s[i], now, XR_SESSION_SLACK_S))
+			keys[n++] = m->key[i];
+	for (int i = 0; i < n; i++)
+		map_delete(m, keys[i]);
+	n = m->n;
+	memcpy(keys, m->key, n * sizeof(keys[0]));
+	for (int i = 0; i < n; i++)
+		changed |= map_confirm(w, m, keys[reverse ? n - 1 - i : i], now);
+	return changed;
+}
+
 /* ---- the standard world: tenant "alpha" with host H and its peer P ----------- */
 
 struct world {
 	struct xr_wgs *w;
 	struct fx_cfg *f;
+	struct smap map;               /* the sessions map xrelayd maintains */
 	struct xr_endpoint p_addr;     /* P, public */
 	struct xr_endpoint h_nat;      /* H's NAT mapping */
 	struct xr_endpoint h_nat2;     /* H's NAT mapping after rebinding */
@@ -247,10 +352,13 @@ static void world_fini(struct world *W)
 	cfg_free(W->f);
 }
 
+/* xrelayd's handle_datagram(): what is forwarded gets its sessions installed. */
 static void handle(struct world *W, const uint8_t *msg, size_t len, const struct xr_endpoint *src,
 		   uint64_t now, struct xr_wgs_out *out)
 {
 	xr_wgs_handle(W->w, msg, len, src, now, out);
+	if (out->verdict == XR_WGS_FORWARD)
+		map_install(&W->map, out);
 }
 
 /* H (from `from`) initiates towards P: makes `from` H's candidate. */
@@ -306,15 +414,27 @@ static bool adopt_flagged(struct xr_wgs *w, const struct xr_session *s)
 	return xr_wgs_adopt(w, &c);
 }
 
-/* world_handshake, then data on both directions: H confirmed at h_nat and
- * P at p_addr, as of now + 2. */
+/* confirm_from() on the world's map. */
+static bool confirm_key(struct world *W, uint32_t key, uint64_t now)
+{
+	return map_confirm(W->w, &W->map, key, now);
+}
+
+static bool sweep(struct world *W, uint64_t now)
+{
+	return map_sweep(W->w, &W->map, now, false);
+}
+
+/* world_handshake, then data on both directions (P's to H, H's to P) and a
+ * sweep: H confirmed at h_nat and P at p_addr, as of now + 2. */
 static void world_confirmed(struct world *W, uint64_t now, struct xr_wgs_out *done)
 {
 	struct xr_wgs_out o;
 
 	world_handshake(W, now, &o);
-	CU_ASSERT_TRUE_FATAL(adopt_flagged(W->w, &o.sess[0]));
-	CU_ASSERT_TRUE_FATAL(adopt_flagged(W->w, &o.sess[1]));
+	CU_ASSERT_TRUE_FATAL(map_data(&W->map, o.idx[0], &W->p_addr));
+	CU_ASSERT_TRUE_FATAL(map_data(&W->map, o.idx[1], &W->h_nat));
+	CU_ASSERT_TRUE_FATAL(sweep(W, now + 3));
 	if (done)
 		*done = o;
 }
@@ -1021,16 +1141,32 @@ static void test_rebinding(void)
 	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
 	CU_ASSERT(xr_ep_equal(&o.dst[1], &W.h_nat2));
 
-	/* not flagged: nothing */
+	/* nothing of it in use yet: a sweep moves nothing */
 	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &hs.sess[1]));
+	CU_ASSERT_FALSE(sweep(&W, T0 + 121));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
-	/* data from H on the session to P: P stays where it is */
-	CU_ASSERT_FALSE(adopt_flagged(W.w, &hs.sess[0]));
-	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
-	/* data from P on the session to H: H moves to the new port */
-	CU_ASSERT_TRUE(adopt_flagged(W.w, &hs.sess[1]));
+	/* data for H from anywhere but P's handshake address flags nothing */
+	CU_ASSERT_FALSE(map_data(&W.map, hs.idx[1], &W.other));
+	CU_ASSERT_FALSE(map_data(&W.map, hs.idx[1], &W.h_nat2));
+	CU_ASSERT_FALSE(confirm_key(&W, hs.idx[1], T0 + 122));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* data from P flags it; alone (without its opposite direction) it
+	 * cannot move H's fresh confirmation */
+	CU_ASSERT_TRUE(map_data(&W.map, hs.idx[1], &W.p_addr));
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, map_get(&W.map, hs.idx[1])));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* as xrelayd confirms it, P (fresh at the session's src) vouches for
+	 * its dst: H moves to the new port, P stays */
+	CU_ASSERT_TRUE(confirm_key(&W, hs.idx[1], T0 + 123));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
-	CU_ASSERT_FALSE(adopt_flagged(W.w, &hs.sess[1]));
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+	CU_ASSERT_FALSE(confirm_key(&W, hs.idx[1], T0 + 124));
+	/* H's data on the session to P, from the new port: nothing changes */
+	CU_ASSERT_TRUE(map_data(&W.map, hs.idx[0], &W.h_nat2));
+	CU_ASSERT_FALSE(confirm_key(&W, hs.idx[0], T0 + 125));
+	CU_ASSERT_FALSE(sweep(&W, T0 + 126));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
 
 	/* from now on only the new address */
 	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 130, &o);
@@ -1041,9 +1177,16 @@ static void test_rebinding(void)
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 140, &o);
 	CU_ASSERT_EQUAL(o.verdict, XR_WGS_DROP);
 	CU_ASSERT_STRING_EQUAL(o.why, "response from an address the initiation was not sent to");
-	/* an older session in use cannot move it back */
-	CU_ASSERT_FALSE(adopt_flagged(W.w, &first.sess[0]));
+	/* the older sessions still in use (flagged, in the map) cannot move
+	 * it back, from either direction */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(map_get(&W.map, first.idx[0]));
+	CU_ASSERT(map_get(&W.map, first.idx[0])->flags & XR_SESS_F_CONFIRMED);
+	CU_ASSERT(xr_ep_equal(&map_get(&W.map, first.idx[0])->dst, &W.h_nat));
+	CU_ASSERT_FALSE(confirm_key(&W, first.idx[0], T0 + 145));
+	CU_ASSERT_FALSE(confirm_key(&W, first.idx[1], T0 + 145));
+	CU_ASSERT_FALSE(map_sweep(W.w, &W.map, T0 + 146, true));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
 
 	/* an initiation from the confirmed address makes no candidate */
 	h_initiates(&W, &W.h_nat2, 0x88888888, T0 + 150, &o);
@@ -1191,15 +1334,19 @@ static void test_reconfigure_rename(void)
 
 static void test_adopt(void)
 {
+	const uint64_t life = (XR_WG_REJECT_AFTER_S + 30) * XR_NS;  /* a confirmation's freshness */
 	struct world W;
 	struct xr_wgs_out o, done;
-	struct xr_session s;
+	struct xr_session s, *ps;
 
 	world_init(&W);
 	world_confirmed(&W, T0, NULL);
+	/* those sessions are gone; a new handshake's are pinned at the restart */
+	memset(&W.map, 0, sizeof(W.map));
 	handle(&W, wgv_initiation, sizeof(wgv_initiation), &W.p_addr, T0 + 10, &o);
 	handle(&W, wgv_response, sizeof(wgv_response), &W.h_nat, T0 + 20, &done);
 	CU_ASSERT_EQUAL_FATAL(done.n_install, 2);
+	CU_ASSERT_EQUAL_FATAL(W.map.n, 2);
 
 	/* "restart" */
 	xr_wgs_free(W.w);
@@ -1210,6 +1357,8 @@ static void test_adopt(void)
 	/* a session the data plane has not flagged teaches nothing */
 	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &done.sess[0]));
 	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &done.sess[1]));
+	CU_ASSERT_FALSE(xr_wgs_confirm_pair(W.w, &done.sess[0], &done.sess[1], T0 + 21));
+	CU_ASSERT_FALSE(sweep(&W, T0 + 21));
 	EXPECT_NO_EP(W.w, wgv_responder_pub);
 	EXPECT_NO_EP(W.w, wgv_initiator_pub);
 	/* nor one without a key tag */
@@ -1221,14 +1370,17 @@ static void test_adopt(void)
 	s = flagged(&done.sess[0]);
 	s.tenant_id = TID_B;
 	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	CU_ASSERT_FALSE(xr_wgs_confirm_pair(W.w, &s, &done.sess[1], T0 + 21));
 	EXPECT_NO_EP(W.w, wgv_responder_pub);
+	EXPECT_NO_EP(W.w, wgv_initiator_pub);
 	/* nor one with a key tag of no configured key */
 	s = flagged(&done.sess[0]);
 	s.key_tag[0] ^= 0xff;
 	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
 	EXPECT_NO_EP(W.w, wgv_responder_pub);
 
-	/* the flagged session to H re-teaches H's endpoint, confirmed */
+	/* xr_wgs_adopt, no opposite direction: the flagged session to H
+	 * re-teaches H's endpoint, confirmed (a first confirmation) */
 	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[0]));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
 	EXPECT_NO_EP(W.w, wgv_initiator_pub);
@@ -1236,34 +1388,54 @@ static void test_adopt(void)
 	CU_ASSERT_EQUAL_FATAL(o.verdict, XR_WGS_FORWARD);
 	CU_ASSERT_EQUAL_FATAL(o.n_dst, 1);
 	CU_ASSERT(xr_ep_equal(&o.dst[0], &W.h_nat));
-
 	/* the session to P re-teaches P */
 	CU_ASSERT_TRUE(adopt_flagged(W.w, &done.sess[1]));
 	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
 
+	/* As xrelayd confirms, with the opposite direction (the map entry at
+	 * peer_index, to P, whose fresh address is the session's src): */
+	ps = map_get(&W.map, done.sess[0].peer_index);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ps);
+	CU_ASSERT(xr_ep_equal(&ps->dst, &done.sess[0].src));
 	/* an older session does not override the confirmation */
 	s = flagged(&done.sess[0]);
 	s.dst = W.other;
 	s.created_ns = done.sess[0].created_ns - 1;
-	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	CU_ASSERT_FALSE(xr_wgs_confirm_pair(W.w, &s, ps, T0 + 40));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
 	/* one exactly as old does (it is not older) */
 	s.dst = W.h_nat2;
 	s.created_ns = done.sess[0].created_ns;
-	CU_ASSERT_TRUE(xr_wgs_adopt(W.w, &s));
+	CU_ASSERT_TRUE(xr_wgs_confirm_pair(W.w, &s, ps, T0 + 40));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
 	/* and a newer one */
 	s.dst = W.h_nat;
 	s.created_ns = done.sess[0].created_ns + 1;
-	CU_ASSERT_TRUE(xr_wgs_adopt(W.w, &s));
+	CU_ASSERT_TRUE(xr_wgs_confirm_pair(W.w, &s, ps, T0 + 40));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
 	/* ... but not unflagged */
 	s.flags = 0;
 	s.dst = W.h_nat2;
 	s.created_ns = done.sess[0].created_ns + 2;
-	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	CU_ASSERT_FALSE(xr_wgs_confirm_pair(W.w, &s, ps, T0 + 40));
 	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
 	/* P was not touched by any of that */
+	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
+
+	/* xr_wgs_adopt alone refreshes the same address (no change) ... */
+	s = flagged(&done.sess[0]);
+	s.created_ns = T0 + 22;
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* ... and never moves a fresh confirmation, however new the session */
+	s.dst = W.h_nat2;
+	s.created_ns = T0 + 22 + life;      /* fresh as counted from the refresh */
+	CU_ASSERT_FALSE(xr_wgs_adopt(W.w, &s));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat, true);
+	/* a stale one, it does */
+	s.created_ns++;
+	CU_ASSERT_TRUE(xr_wgs_adopt(W.w, &s));
+	EXPECT_EP(W.w, wgv_responder_pub, &W.h_nat2, true);
 	EXPECT_EP(W.w, wgv_initiator_pub, &W.p_addr, true);
 	world_fini(&W);
 }
