@@ -31,19 +31,27 @@
  * Why a forward is not one test run with repeat = PACKETS: without
  * BPF_F_TEST_XDP_LIVE_FRAMES the kernel runs the program `repeat` times on
  * the same buffer, which the program rewrites in place.  The session's
- * endpoint here is 198.18.0.2:51820 -- our own port, and the listen entry
- * is "any address" -- so every rewritten frame is again a full forward to
- * the same session (tests/bpf/bench.c does the same), until the TTL runs
+ * endpoint here is 198.18.0.2:51820 -- an address:port the relay also
+ * listens on -- so every rewritten frame is again a full forward to the
+ * same session (tests/bpf/bench.c does the same), until the TTL runs
  * out: 250 repeats from TTL 255 are 250 forwards, and PACKETS/250 runs make
  * the total.  Every run's verdict is checked to be XDP_TX and xr_stats' tx
  * slot must grow by exactly PACKETS.  (Live-frame mode would transmit every
  * frame through the veth and time that too.)  The kernel reports an integer
  * ns average per run, so each figure may read up to 1 ns low.
  *
+ * Both programs are also attached (native mode) to the veth pair, idle:
+ * a test run with repeat > 1 otherwise adds the program to the kernel's XDP
+ * dispatcher and removes it afterwards, and each change waits for an RCU
+ * grace period -- thousands of short runs then take many minutes.  Attached,
+ * the program stays in the dispatcher, as on a relay in production, and is
+ * called through it exactly as from a driver.
+ *
  * Prints key=value lines (ns per packet) for bench/run.sh.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <net/if.h>
 #include <sched.h>
 #include <stdarg.h>
@@ -58,6 +66,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <linux/bpf.h>
+#include <linux/if_link.h>
 
 #include "xrelay_abi.h"
 #include "xrelay.skel.h"
@@ -73,6 +82,13 @@ static int pin_mounted;
 static struct xrelay_bpf *skel;
 static struct bpf_object *drop_obj;
 static int ifindex;
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
 
 static int sh(const char *fmt, ...)
 {
@@ -146,6 +162,16 @@ static int setup_world(void)
 	return 0;
 }
 
+/* Keep `prog_fd` in the XDP dispatcher: attach it, idle, to `ifn`. */
+static int attach_idle(const char *ifn, int prog_fd)
+{
+	int rc = bpf_xdp_attach(if_nametoindex(ifn), prog_fd, XDP_FLAGS_DRV_MODE, NULL);
+
+	if (rc)
+		fprintf(stderr, "xdp_cost: bpf_xdp_attach(%s): %s\n", ifn, strerror(-rc));
+	return rc;
+}
+
 static int set_forwarding(int on)
 {
 	return sh("echo %d > /proc/sys/net/ipv4/conf/" IFN "/forwarding", on);
@@ -196,14 +222,22 @@ static int load_relay(void)
 	s.peer_index = 1;
 	s.created_ns = 1;
 	nh.ifindex = ifindex;
+	/* listen on 198.18.0.1:51820 as xrelayd does for `listen: [198.18.0.1:51820]`
+	 * (one lookup hits), and on 198.18.0.2:51820 where the rewritten frame
+	 * of every further repeat is addressed (see the top of this file) */
+	v4_mapped(&lk.addr, "198.18.0.1");
+	if (bpf_map_update_elem(bpf_map__fd(skel->maps.xr_listen), &lk, &lv, BPF_ANY))
+		goto fail;
+	v4_mapped(&lk.addr, "198.18.0.2");
 	if (bpf_map_update_elem(bpf_map__fd(skel->maps.xr_listen), &lk, &lv, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(skel->maps.xr_tenants), &tid, &t, BPF_ANY) ||
 	    bpf_map_update_elem(bpf_map__fd(skel->maps.xr_sessions), &key, &s, BPF_ANY) ||
-	    bpf_map_update_elem(bpf_map__fd(skel->maps.xr_nexthop), &s.dst.addr, &nh, BPF_ANY)) {
-		fprintf(stderr, "xdp_cost: filling the maps: %s\n", strerror(errno));
-		return -1;
-	}
+	    bpf_map_update_elem(bpf_map__fd(skel->maps.xr_nexthop), &s.dst.addr, &nh, BPF_ANY))
+		goto fail;
 	return 0;
+fail:
+	fprintf(stderr, "xdp_cost: filling the maps: %s\n", strerror(errno));
+	return -1;
 }
 
 static int load_drop(const char *path)
@@ -334,7 +368,7 @@ static double measure_forward(__u32 packets)
 	for (__u32 i = 0; i < runs; i++) {
 		long d = run(bpf_program__fd(skel->progs.xrelay_xdp), f, len, FWD_REPEAT, &retval);
 
-		if (d < 0)
+		if (d < 0 || stop)
 			return -1;
 		if (retval != XDP_TX) {
 			fprintf(stderr, "xdp_cost: forward verdict %u, not XDP_TX\n", retval);
@@ -406,8 +440,14 @@ int main(int argc, char **argv)
 
 	if (setup_world() || load_relay())
 		goto out;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
 	drop_fd = load_drop(argv[optind]);
 	if (drop_fd < 0)
+		goto out;
+	if (attach_idle(IFN "p", bpf_program__fd(skel->progs.xrelay_xdp)) ||
+	    attach_idle(IFN, drop_fd))
 		goto out;
 
 	unk0 = stat_packets(XR_R_DROP_UNKNOWN_INDEX);
@@ -420,7 +460,7 @@ int main(int argc, char **argv)
 		unk[k] = measure_one(bpf_program__fd(skel->progs.xrelay_xdp), SESSION_IDX + 1,
 				     packets, XDP_DROP);
 		drop[k] = measure_one(drop_fd, SESSION_IDX, packets, XDP_DROP);
-		if (unk[k] < 0 || drop[k] < 0)
+		if (unk[k] < 0 || drop[k] < 0 || stop)
 			goto out;
 	}
 	if (stat_packets(XR_R_DROP_UNKNOWN_INDEX) - unk0 != (__u64)runs * packets) {

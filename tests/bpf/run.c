@@ -341,7 +341,6 @@ int xt_hs_exhaust(const struct xt_pkt *burst, const struct xt_pkt *last, const c
 	xt_stats_snap(s1);
 	if (!XT_CHECK(rc == 0, file, line, "bpf_prog_test_run_opts: %s", strerror(-rc)))
 		return -1;
-	fprintf(stderr, "DEBUG t1-t0=%llu t2-t1=%llu retval=%u\n", (unsigned long long)(t1-t0), (unsigned long long)(t2-t1), retval);
 	if (t2 - t0 >= cost)
 		return 0;  /* a token came back meanwhile: cannot judge, retry */
 	XT_CHECK(retval == XDP_DROP, file, line, "verdict %s after the burst, expected XDP_DROP",

@@ -52,6 +52,7 @@ rebind() {
 	after=$(nat_port)
 	echo "# rebind $name: tunnel works again after $t s (NAT port $before -> ${after:-none})"
 	REBIND_T=$t
+	REBIND_PORT=$after
 	[ -n "$before" ] && [ -n "$after" ] && [ "$before" != "$after" ] ||
 		xr_log "$name: NAT port did not change ($before -> $after): not a real rebind"
 	return 0
@@ -61,10 +62,18 @@ t_tunnel() {
 	wait_for 30 ping_ok "$NS_PUB1" $T_PRIV 1 && ping_ok "$NS_PRIV" $T_PUB1 3
 }
 
+# the relay trusts the new mapping only once data flows on a session from
+# the opposite peer (confirmation by use): its log says so
+confirmed_at() { grep -q "msg=\"endpoint confirmed\".* endpoint=$RTR_WAN4:$1 " "$XR_RELAYD_LOG"; }
+t_confirmed() {
+	[ -n "${REBIND_PORT:-}" ] && wait_for 10 confirmed_at "$REBIND_PORT"
+}
+
 xr_check "tunnel pub1 <-> priv through the relay before the rebind" t_tunnel
 REBIND_T=
 if rebind "priv->pub1" "$NS_PRIV" $T_PUB1 60; then
 	xr_ok "NAT rebind, private side active: priv -> pub1 recovers (${REBIND_T} s)"
+	xr_check "the relay confirmed priv's new NAT mapping" t_confirmed
 else
 	xr_notok "NAT rebind, private side active: priv -> pub1 recovers within 60 s"
 fi
@@ -73,6 +82,7 @@ wait_for 30 ping_ok "$NS_PUB1" $T_PRIV 1
 REBIND_T=
 if rebind "pub1->priv" "$NS_PUB1" $T_PRIV 150; then
 	xr_ok "NAT rebind, public side active: pub1 -> priv recovers (${REBIND_T} s)"
+	xr_check "the relay confirmed priv's new NAT mapping again" t_confirmed
 else
 	xr_notok "NAT rebind, public side active: pub1 -> priv recovers within 150 s"
 fi

@@ -469,6 +469,8 @@ static void handle_resp(struct xr_wgs *w, const uint8_t *msg, size_t len, const 
 
 	if (!p)
 		return drop(out, "response to no pending initiation", &w->st.no_pending);
+	if (m->sender == m->receiver)   /* would make both directions one map key */
+		return drop(out, "response reuses the initiator's index", &w->st.malformed);
 	resp = &w->keys[p->responder];
 	out->tenant_id = resp->tenant_id;
 	out->tenant = resp->tenant;
@@ -598,7 +600,10 @@ bool xr_wgs_confirm_pair(struct xr_wgs *w, const struct xr_session *s, const str
 		 * stale) confirmation, or a refresh of the same address */
 		bool ok1 = k1 && (k2 ? !(fresh(k2, now) && !xr_ep_equal(&k2->ep, &s->src))
 				     : !fresh(k1, now) || xr_ep_equal(&k1->ep, &s->dst));
-		bool ok2 = k2 && !(k1 && fresh(k1, now) && !xr_ep_equal(&k1->ep, &s->dst));
+		/* s->src is where the data came from, which proves nothing by
+		 * itself: it may only take a key's first (or stale) place */
+		bool ok2 = k2 && !(k1 && fresh(k1, now) && !xr_ep_equal(&k1->ep, &s->dst)) &&
+			   (!fresh(k2, now) || xr_ep_equal(&k2->ep, &s->src));
 
 		changed = ok1 && vouch(w, k1, &s->dst, s->created_ns);
 		if (ok2)

@@ -162,15 +162,19 @@ static void install_sessions(struct relay *r, const struct xr_wgs_out *o)
 	char a[80], b[80];
 
 	for (int i = 0; i < o->n_install; i++) {
-		/* idx[1] is the initiator's index: every response to one
-		 * initiation shares it, and the first one stays (a later, forged
-		 * answer must not re-point it; its own idx[0] is separate) */
-		int flags = i == 1 ? BPF_NOEXIST : BPF_ANY;
-
-		if (bpf_map_update_elem(r->bpf.sessions_fd, &o->idx[i], &o->sess[i], flags) &&
-		    !(i == 1 && errno == EEXIST))
-			xr_warn("session install failed", "tenant=%s index=%u error=\"%s\"",
-				o->tenant, le32toh(o->idx[i]), strerror(errno));
+		/* Never overwrite: idx[1] is the initiator's index, shared by
+		 * every answer to one initiation (the first stays, a later forged
+		 * answer must not re-point it); idx[0] is the responder's fresh
+		 * random index, and an answer that names an index already in use
+		 * is not allowed to take it over. */
+		if (bpf_map_update_elem(r->bpf.sessions_fd, &o->idx[i], &o->sess[i], BPF_NOEXIST)) {
+			if (errno == EEXIST)
+				xr_dbg("session index already in use, kept", "tenant=%s index=%u",
+				       o->tenant, le32toh(o->idx[i]));
+			else
+				xr_warn("session install failed", "tenant=%s index=%u error=\"%s\"",
+					o->tenant, le32toh(o->idx[i]), strerror(errno));
+		}
 	}
 	if (o->n_install == 2)
 		xr_info("session installed", "tenant=%s index=%u to=%s index=%u to=%s",
