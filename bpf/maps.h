@@ -65,6 +65,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xr_listen SEC(".maps");
 
+/* UDP port (host order) -> XR_PORT_* flags. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 65536);
+	__type(key, __u32);
+	__type(value, __u8);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xr_ports SEC(".maps");
+
 /* (tenant id, source prefix) -> 1 for tenants with an allow list. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LPM_TRIE);

@@ -28,15 +28,19 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 static __always_inline bool is_listen(struct xr_pkt *p)
 {
-	struct xr_listen_key k = {
-		.addr = p->dst,
-		.port = p->udp->dest,
-		.family = p->family,
-	};
+	__u32 port = bpf_ntohs(p->udp->dest);
+	__u8 *flags = bpf_map_lookup_elem(&xr_ports, &port);
+	struct xr_listen_key k = {};
 
-	if (bpf_map_lookup_elem(&xr_listen, &k))
+	if (!flags || !*flags)
+		return false;
+	if (*flags & (p->family == 4 ? XR_PORT_ANY4 : XR_PORT_ANY6))
 		return true;
-	__builtin_memset(&k.addr, 0, sizeof(k.addr));
+	if (!(*flags & XR_PORT_EXACT))
+		return false;
+	k.addr = p->dst;
+	k.port = p->udp->dest;
+	k.family = p->family;
 	return bpf_map_lookup_elem(&xr_listen, &k) != NULL;
 }
 
@@ -84,7 +88,9 @@ static __always_inline bool from_expected(const struct xr_pkt *p, const struct x
 	       a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
 }
 
-static __always_inline void tenant_count(__u32 tid, int reason, __u32 bytes, bool rx)
+/* One per-CPU lookup per packet of a tenant: rx = arrived for one of its
+ * sessions, then what became of it (forwarded, or which drop). */
+static __always_inline void tenant_count(__u32 tid, int reason, __u64 bytes)
 {
 	struct xr_tenant_stats *ts;
 
@@ -93,12 +99,8 @@ static __always_inline void tenant_count(__u32 tid, int reason, __u32 bytes, boo
 	ts = bpf_map_lookup_elem(&xr_tstats, &tid);
 	if (!ts)
 		return;
-	if (rx) {
-		/* rx: every packet that arrived for one of the tenant's sessions */
-		ts->rx_packets++;
-		ts->rx_bytes += bytes;
-		return;
-	}
+	ts->rx_packets++;
+	ts->rx_bytes += bytes;
 	if (reason == XR_R_TX || reason == XR_R_REDIRECT) {
 		ts->tx_packets++;
 		ts->tx_bytes += bytes;
@@ -191,7 +193,6 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 	if (!(s->flags & XR_SESS_F_CONFIRMED) && from_expected(&p, s))
 		__sync_fetch_and_or(&s->flags, XR_SESS_F_CONFIRMED);
 	*tid = s->tenant_id;
-	tenant_count(*tid, 0, p.l3len, true);
 	t = bpf_map_lookup_elem(&xr_tenants, tid);
 	if (!t || !(t->flags & XR_TENANT_F_ACTIVE))
 		return XR_R_DROP_NOT_ALLOWED;
@@ -199,7 +200,7 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 	if (reason)
 		return reason;
 
-	reason = wg_forward(ctx, &p, s, action);
+	reason = wg_forward(ctx, &p, s, action, now);
 	if (reason == XR_R_TX || reason == XR_R_REDIRECT) {
 		__sync_fetch_and_add(&s->packets, 1);
 		__sync_fetch_and_add(&s->bytes, p.l3len);
@@ -229,7 +230,7 @@ int xrelay_xdp(struct xdp_md *ctx)
 		c->packets++;
 		c->bytes += len;
 	}
-	tenant_count(tid, reason, len, false);
+	tenant_count(tid, reason, len);
 	if (XR_DEBUG_COUNTERS && reason >= XR_R_DROP_MALFORMED)  /* Kconfig XR_DEBUG_COUNTERS */
 		bpf_printk("xrelay: drop reason=%d tenant=%u len=%llu", reason, tid, len);
 	return action;

@@ -98,6 +98,7 @@ enum xr_reason {
 #define XR_MAP_POLICE    "xr_police"    /* array: tenant id -> xr_police (bucket state) */
 #define XR_MAP_SESSIONS  "xr_sessions"  /* hash: receiver index -> xr_session */
 #define XR_MAP_LISTEN    "xr_listen"    /* hash: xr_listen_key -> xr_listen_val */
+#define XR_MAP_PORTS     "xr_ports"     /* array: UDP port (host order) -> XR_PORT_* flags */
 #define XR_MAP_ALLOW     "xr_allow"     /* lpm trie: xr_allow_key -> u8 */
 #define XR_MAP_HSRATE    "xr_hsrate"    /* lru hash: source addr -> xr_gcra */
 #define XR_MAP_TXPORTS   "xr_txports"   /* devmap hash: ifindex -> ifindex */
@@ -169,6 +170,18 @@ struct xr_police {
  */
 #define XR_SESS_F_CONFIRMED (1u << 0)
 
+/* Next hop of a session as last resolved by the data plane, so that a FIB
+ * lookup is made once per XR_NH_CACHE_NS, not per packet. */
+#define XR_NH_CACHE_NS (1000ull * 1000 * 1000)
+struct xr_nh_cache {
+	__u8 dmac[6];
+	__u8 smac[6];
+	__u32 ifindex;
+	__u32 ok_len;              /* largest IP packet the route was checked for */
+	__u32 pad;
+	__u64 ns;                  /* when resolved; 0 = never */
+};
+
 struct xr_session {
 	struct xr_endpoint dst;    /* where packets with this index go */
 	struct xr_endpoint src;    /* where the opposite peer was at handshake time */
@@ -181,6 +194,7 @@ struct xr_session {
 	__u64 packets;             /* forwarded, updated atomically */
 	__u64 bytes;
 	__u8 key_tag[XR_WG_TAG_LEN]; /* first bytes of dst's public key, 0 if unknown */
+	struct xr_nh_cache nh;     /* data plane's cache; userspace writes zeros */
 };
 
 /*
@@ -196,6 +210,13 @@ struct xr_nexthop {
 	__u32 pad;
 	__u64 seen_ns;
 };
+
+/* xr_ports flags: which listen entries use a UDP port, so the data plane
+ * answers "is this ours?" with one array lookup and reaches for the
+ * xr_listen hash only for address-specific entries. */
+#define XR_PORT_ANY4  (1u << 0)   /* 0.0.0.0:port */
+#define XR_PORT_ANY6  (1u << 1)   /* [::]:port */
+#define XR_PORT_EXACT (1u << 2)   /* some addr:port, see xr_listen */
 
 struct xr_listen_key {
 	struct xr_addr addr;       /* all-zero = any address of that family */
@@ -253,7 +274,8 @@ static inline __u64 xr_bw_ns_per_mib(__u64 bps)
 #ifndef __bpf__
 _Static_assert(sizeof(struct xr_addr) == 16, "xr_addr");
 _Static_assert(sizeof(struct xr_endpoint) == 20, "xr_endpoint");
-_Static_assert(sizeof(struct xr_session) == 96, "xr_session");
+_Static_assert(sizeof(struct xr_nh_cache) == 32, "xr_nh_cache");
+_Static_assert(sizeof(struct xr_session) == 128, "xr_session");
 _Static_assert(sizeof(struct xr_nexthop) == 32, "xr_nexthop");
 _Static_assert(sizeof(struct xr_listen_key) == 20, "xr_listen_key");
 _Static_assert(sizeof(struct xr_allow_key) == 24, "xr_allow_key");

@@ -15,19 +15,21 @@
 
 static void on_signal(int sig)
 {
-	xt_env_teardown();  /* umount/rmdir only, in practice; then die */
+	xt_env_signal_cleanup();
 	signal(sig, SIG_DFL);
 	raise(sig);
 }
 
 int main(int argc, char **argv)
 {
-	unsigned run = 0, failed = 1;
+	unsigned run = 0, failed = 1, passed = 0;
 
 	xt.verbose = argc > 1 && !strcmp(argv[1], "-v");
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, on_signal);   /* `bpf_tests | head` */
 	if (xt_env_setup())
 		goto out;
 	if (CU_initialize_registry() != CUE_SUCCESS)
@@ -42,10 +44,12 @@ int main(int argc, char **argv)
 	CU_basic_set_mode(xt.verbose ? CU_BRM_VERBOSE : CU_BRM_NORMAL);
 	CU_basic_run_tests();
 	run = CU_get_number_of_tests_run();
-	failed = CU_get_number_of_tests_failed();
+	passed = run - CU_get_number_of_tests_failed();
+	/* a suite whose init failed ran none of its tests: count it too */
+	failed = CU_get_number_of_tests_failed() + CU_get_number_of_suites_failed();
 	CU_cleanup_registry();
 out:
 	xt_env_teardown();
-	printf("bpf: %u passed, %u failed\n", failed > run ? 0 : run - failed, failed);
+	printf("bpf: %u passed, %u failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -151,6 +151,8 @@ size_t xt_build(const struct xt_pkt *p, __u8 *f)
 		memcpy(f + l4, p->payload, p->plen);
 	}
 	len = l4 + l4len;
+	memset(f + len, 0xee, p->trailer);
+	len += p->trailer;
 	return p->truncate ? p->truncate : len;
 }
 

@@ -71,6 +71,59 @@ static void test_fwd_ipv4_variants(void)
 	XT_FWD(&p, S_V6, XT_MAC_EP);
 }
 
+/* A UDP checksum that comes out 0 after the rewrite is sent as 0xffff
+ * (RFC 768); the payload's last word is chosen to get there. */
+static void csum_becomes_zero(int fam, enum xt_session s)
+{
+	__u8 f[XT_FRAME_MAX];
+	struct xt_pkt p;
+	size_t len, l4;
+
+	xt_data_pkt(&p, fam, s, 64);
+	p.payload[62] = p.payload[63] = 0;
+	len = xt_expect_fwd(&p, s, XT_MAC_EP, XT_MAC_IF0, f);
+	l4 = xt_l3_offset(f, len) + (fam == 4 ? 20 : 40);
+	p.payload[62] = f[l4 + 6];      /* + ~sum: the sum becomes 0xffff */
+	p.payload[63] = f[l4 + 7];
+	len = xt_expect_fwd(&p, s, XT_MAC_EP, XT_MAC_IF0, f);
+	CU_ASSERT(f[l4 + 6] == 0xff && f[l4 + 7] == 0xff);
+	XT_FWD(&p, s, XT_MAC_EP);
+}
+
+static void test_fwd_csum_edges(void)
+{
+	csum_becomes_zero(4, S_V4);
+	csum_becomes_zero(6, S_V6);
+}
+
+/* Bytes after the IP packet (Ethernet padding, trailers) are carried along. */
+static void test_fwd_trailer(void)
+{
+	struct xt_pkt p;
+
+	xt_data_pkt(&p, 4, S_V4, 32);
+	p.trailer = 6;
+	XT_FWD(&p, S_V4, XT_MAC_EP);
+	xt_data_pkt(&p, 6, S_V6, 32);
+	p.trailer = 2;
+	XT_FWD(&p, S_V6, XT_MAC_EP);
+}
+
+/* Over the route's MTU: the stack fragments (IPv4) or sends PTB, not us. */
+static void test_frag_needed(void)
+{
+	struct xt_pkt p;
+
+	xt_data_pkt(&p, 4, S_MTU4, 1000 - 28);  /* exactly the MTU */
+	XT_FWD(&p, S_MTU4, XT_MAC_EP_MTU);
+	xt_data_pkt(&p, 4, S_MTU4, 1000 - 28 + 1);
+	XT_KEEP(&p, S_MTU4, XDP_PASS, XR_R_PASS_SLOWPATH);
+	xt_data_pkt(&p, 6, S_MTU6, 1280 - 48);
+	XT_FWD(&p, S_MTU6, XT_MAC_EP_MTU);
+	xt_data_pkt(&p, 6, S_MTU6, 1280 - 48 + 1);
+	XT_KEEP(&p, S_MTU6, XDP_PASS, XR_R_PASS_SLOWPATH);
+}
+
 static void test_fwd_ip_options(void)
 {
 	struct xt_pkt p;
@@ -130,7 +183,9 @@ static void test_fwd_vlan(void)
 }
 
 /* The endpoint is behind a gateway: the frame goes to the gateway's MAC but
- * its IP destination must stay the endpoint. */
+ * its IP destination must stay the endpoint.  (bpf_fib_lookup() overwrites
+ * ipv4_dst / ipv6_dst with the gateway's address on success; the header
+ * must be written from the session, not from the lookup's result.) */
 static void test_fwd_via_gateway(void)
 {
 	struct xt_pkt p;
@@ -162,7 +217,10 @@ static void test_no_route(void)
 }
 
 /* Endpoint behind xr1: handed to xrelayd while xr1 runs no XDP (not in
- * xr_txports), XDP_REDIRECT with xr1's MAC once it does. */
+ * xr_txports), XDP_REDIRECT with xr1's MAC once it does (xrelay_abi.h:
+ * pass_slowpath covers "other NIC").  With BPF_FIB_LOOKUP_OUTPUT the kernel
+ * uses params->ifindex as the flow's oif, and IPv4's fib_table_lookup()
+ * then skips next hops on other devices: NOT_FWDED, i.e. drop_no_route. */
 static void test_other_nic(void)
 {
 	__u32 ifx = xt.ifindex1;
@@ -253,6 +311,9 @@ int xt_register_forward(void)
 	    !CU_add_test(s, "IPv4 forward, XDP_TX", test_fwd_ipv4) ||
 	    !CU_add_test(s, "IPv6 forward, XDP_TX", test_fwd_ipv6) ||
 	    !CU_add_test(s, "no UDP checksum, DF, TTL 2, TOS", test_fwd_ipv4_variants) ||
+	    !CU_add_test(s, "UDP checksum 0 after rewrite -> 0xffff", test_fwd_csum_edges) ||
+	    !CU_add_test(s, "trailing bytes carried", test_fwd_trailer) ||
+	    !CU_add_test(s, "over the route MTU -> pass_slowpath", test_frag_needed) ||
 	    !CU_add_test(s, "IPv4 options kept (ihl 6, 8, 15)", test_fwd_ip_options) ||
 	    !CU_add_test(s, "802.1Q and QinQ tags kept", test_fwd_vlan) ||
 	    !CU_add_test(s, "endpoint behind a gateway", test_fwd_via_gateway) ||

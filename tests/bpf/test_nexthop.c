@@ -114,6 +114,11 @@ static void test_relearn(void)
 
 	HS(4, "198.18.0.50", XR_WG_TYPE_COOKIE, MAC_NH_NEW);
 	NH_IS(4, "198.18.0.50", MAC_NH_NEW, xt.ifindex0);
+	/* the session's cached next hop keeps the old MAC for up to
+	 * XR_NH_CACHE_NS; a cleared cache takes the new one at once */
+	xt_data_pkt(&p, 4, S_NH4, 64);
+	XT_FWD(&p, S_NH4, MAC_NH);
+	xt_nh_flush();
 	xt_data_pkt(&p, 4, S_NH4, 64);
 	XT_FWD(&p, S_NH4, MAC_NH_NEW);
 }

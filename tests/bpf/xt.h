@@ -35,6 +35,7 @@
 #define XT_MAC_EP_B   "\x02\x00\x00\x00\x00\x03"  /* 198.18.0.3, 2001:db8:18::3 */
 #define XT_MAC_GW     "\x02\x00\x00\x00\x00\xfe"  /* 198.18.0.254, 2001:db8:18::fe */
 #define XT_MAC_EP_IF1 "\x02\x00\x00\x00\x01\x02"  /* 198.19.0.2, 2001:db8:19::2 */
+#define XT_MAC_EP_MTU "\x02\x00\x00\x00\x00\x04"  /* 198.18.0.4, 2001:db8:18::4 */
 
 #define XT_RELAY4     "198.18.0.1"
 #define XT_RELAY6     "2001:db8:18::1"
@@ -86,6 +87,8 @@ enum xt_session {
 	S_NH_IF1,      /* T_ONE, 198.19.0.50:51842 (its handshakes come in on xr1) */
 	S_CONF4,       /* T_ONE, 198.18.0.2:51843, src = XT_CLIENT4:40000 */
 	S_CONF6,       /* T_ONE, [2001:db8:18::2]:51843, src = [XT_CLIENT6]:40000 */
+	S_MTU4,        /* T_ONE, 198.18.0.4:51844, route MTU 1000 */
+	S_MTU6,        /* T_ONE, [2001:db8:18::4]:51844, route MTU 1280 */
 	S_MAX,
 };
 
@@ -110,13 +113,15 @@ extern struct xt_env xt;
 /* env.c */
 int xt_env_setup(void);              /* 0, or -1 after printing why */
 void xt_env_teardown(void);
+void xt_env_signal_cleanup(void);  /* from a signal handler */
 __u32 xt_session_key(__u32 idx);
 int xt_tenant_put(__u32 tid);        /* (re)write xt.tenant[tid] */
 int xt_tenant_del(__u32 tid);
 int xt_session_get(enum xt_session s, struct xr_session *out);
 /* net.ipv{4,6}.conf.<ifname>.forwarding; bpf_fib_lookup() answers
  * FWD_DISABLED on an interface without it (the reverse-path suite). */
-int xt_forwarding(const char *ifname, bool on);
+int xt_forwarding(const char *ifname, bool on);   /* also flushes next-hop caches */
+void xt_nh_flush(void);
 int xt_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- pkt.c: frame builder ------------------------------------------------ */
@@ -145,6 +150,7 @@ struct xt_pkt {
 	int ihl_override;           /* nonzero: write this ihl instead */
 	int version_override;       /* nonzero: write this IP version */
 	size_t truncate;            /* nonzero: frame cut to this length */
+	size_t trailer;             /* bytes after the IP packet (padding, trailers) */
 };
 
 /* A UDP datagram from src:sport to dst:dport, Ethernet client -> relay. */

@@ -150,6 +150,8 @@ static void fill_fds(struct xr_bpf *b)
 	b->hsrate_fd = bpf_map__fd(s->maps.xr_hsrate);
 	b->txports_fd = bpf_map__fd(s->maps.xr_txports);
 	b->meta_fd = bpf_map__fd(s->maps.xr_meta);
+	b->ports_fd = bpf_map__fd(s->maps.xr_ports);
+	b->nexthop_fd = bpf_map__fd(s->maps.xr_nexthop);
 }
 
 static int check_meta(struct xr_bpf *b, char *err, size_t errlen)

@@ -26,7 +26,7 @@ struct xr_bpf {
 	int ncpus;              /* libbpf_num_possible_cpus() */
 	/* map fds, valid after xr_bpf_open() */
 	int stats_fd, tstats_fd, tenants_fd, police_fd, sessions_fd;
-	int listen_fd, allow_fd, hsrate_fd, txports_fd, meta_fd;
+	int listen_fd, allow_fd, hsrate_fd, txports_fd, meta_fd, ports_fd, nexthop_fd;
 };
 
 enum xr_xdp_mode { XR_XDP_NATIVE = 0, XR_XDP_GENERIC = 1 };

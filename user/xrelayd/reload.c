@@ -128,6 +128,51 @@ static void listen_key(struct xr_listen_key *k, const struct xr_sockaddr *sa)
 		memset(&k->addr, 0, sizeof(k->addr));
 }
 
+static uint8_t port_flags(const struct xr_relay_cfg *cfg, uint16_t port)
+{
+	uint8_t f = 0;
+
+	for (int i = 0; i < cfg->n_wg_listen; i++) {
+		struct xr_listen_key k;
+
+		listen_key(&k, &cfg->wg_listen[i]);
+		if (ntohs(k.port) != port)
+			continue;
+		if (memcmp(&k.addr, (uint8_t[16]){0}, 16))
+			f |= XR_PORT_EXACT;
+		else
+			f |= k.family == XR_AF_INET ? XR_PORT_ANY4 : XR_PORT_ANY6;
+	}
+	return f;
+}
+
+/* Ports of the new config get their flags; ports only the pinned listen
+ * entries still name (the old config) are cleared. */
+static void update_ports(struct relay *r, const struct xr_relay_cfg *nc)
+{
+	struct xr_listen_key key, next, *prev = NULL;
+
+	for (int i = 0; i < nc->n_wg_listen; i++) {
+		struct xr_listen_key k;
+		uint32_t port;
+		uint8_t f;
+
+		listen_key(&k, &nc->wg_listen[i]);
+		port = ntohs(k.port);
+		f = port_flags(nc, port);
+		bpf_map_update_elem(r->bpf.ports_fd, &port, &f, BPF_ANY);
+	}
+	while (!bpf_map_get_next_key(r->bpf.listen_fd, prev, &next)) {
+		uint32_t port = ntohs(next.port);
+		uint8_t zero = 0;
+
+		key = next;
+		prev = &key;
+		if (!port_flags(nc, port))
+			bpf_map_update_elem(r->bpf.ports_fd, &port, &zero, BPF_ANY);
+	}
+}
+
 int relay_apply_config(struct relay *r, struct xr_relay_cfg *nc, char *err, size_t errlen)
 {
 	struct id_name *old = calloc(XR_MAX_TENANTS, sizeof(*old));
@@ -203,7 +248,8 @@ int relay_apply_config(struct relay *r, struct xr_relay_cfg *nc, char *err, size
 			goto out;
 		}
 	}
-	/* 4. listen addresses: add, then remove the stale ones */
+	/* 4. listen addresses: add, then remove the stale ones; xr_ports
+	 *    summarises them per port for the data plane's first check */
 	for (int i = 0; i < nc->n_wg_listen; i++) {
 		struct xr_listen_key k;
 		struct xr_listen_val v = {};
@@ -211,6 +257,7 @@ int relay_apply_config(struct relay *r, struct xr_relay_cfg *nc, char *err, size
 		listen_key(&k, &nc->wg_listen[i]);
 		bpf_map_update_elem(r->bpf.listen_fd, &k, &v, BPF_ANY);
 	}
+	update_ports(r, nc);
 	{
 		struct xr_listen_key key, next, *prev = NULL, dead[32];
 		int nd = 0;
