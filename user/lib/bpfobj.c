@@ -8,6 +8,7 @@
 #include "bpfobj.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <net/if.h>
@@ -243,21 +244,75 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 
 int xr_bpf_open_pinned(struct xr_bpf *b, const char *root, char *err, size_t errlen)
 {
+	static const struct { const char *name; size_t off; } maps[] = {
+		{ XR_MAP_STATS, offsetof(struct xr_bpf, stats_fd) },
+		{ XR_MAP_TSTATS, offsetof(struct xr_bpf, tstats_fd) },
+		{ XR_MAP_TENANTS, offsetof(struct xr_bpf, tenants_fd) },
+		{ XR_MAP_POLICE, offsetof(struct xr_bpf, police_fd) },
+		{ XR_MAP_SESSIONS, offsetof(struct xr_bpf, sessions_fd) },
+		{ XR_MAP_LISTEN, offsetof(struct xr_bpf, listen_fd) },
+		{ XR_MAP_ALLOW, offsetof(struct xr_bpf, allow_fd) },
+		{ XR_MAP_HSRATE, offsetof(struct xr_bpf, hsrate_fd) },
+		{ XR_MAP_TXPORTS, offsetof(struct xr_bpf, txports_fd) },
+		{ XR_MAP_META, offsetof(struct xr_bpf, meta_fd) },
+		{ XR_MAP_PORTS, offsetof(struct xr_bpf, ports_fd) },
+		{ XR_MAP_NEXTHOP, offsetof(struct xr_bpf, nexthop_fd) },
+	};
+	const size_t n = sizeof(maps) / sizeof(maps[0]);
 	char path[PATH_MAX + 32];
+	struct xr_meta m = {};
+	__u32 zero = 0;
 
-	snprintf(path, sizeof(path), "%s/%s", root, XR_MAP_STATS);
-	if (access(path, F_OK)) {
-		snprintf(err, errlen, "nothing pinned at %s (xrelayd never ran, or another --pin-root?)", root);
-		return -ENOENT;
+	/* Listings only read: take the pinned maps as they are; load nothing,
+	 * create nothing, so any build can read them and xrelayd need not run. */
+	memset(b, 0, sizeof(*b));
+	snprintf(b->pin_root, sizeof(b->pin_root), "%s", root);
+	b->ncpus = libbpf_num_possible_cpus();
+	b->pinned_only = true;
+	for (size_t i = 0; i < n; i++)
+		*(int *)((char *)b + maps[i].off) = -1;
+	for (size_t i = 0; i < n; i++) {
+		int fd, rc;
+
+		snprintf(path, sizeof(path), "%s/%s", root, maps[i].name);
+		fd = bpf_obj_get(path);
+		if (fd < 0) {
+			rc = -errno;
+			if (errno == ENOENT)
+				snprintf(err, errlen, "nothing pinned at %s (xrelayd never ran, "
+					 "or another --pin-root?)", root);
+			else
+				snprintf(err, errlen, "bpf_obj_get(%s): %s", path, strerror(errno));
+			xr_bpf_close(b);
+			return rc;
+		}
+		*(int *)((char *)b + maps[i].off) = fd;
 	}
-	return xr_bpf_open(b, root, false, err, errlen);
+	if (!bpf_map_lookup_elem(b->meta_fd, &zero, &m) && m.abi_version &&
+	    m.abi_version != XR_ABI_VERSION) {
+		snprintf(err, errlen, "maps pinned at %s have ABI v%u, this build reads v%u",
+			 root, m.abi_version, XR_ABI_VERSION);
+		xr_bpf_close(b);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 void xr_bpf_close(struct xr_bpf *b)
 {
-	if (b->skel)
+	if (b->skel) {
 		xrelay_bpf__destroy(b->skel);
+	} else if (b->pinned_only) {
+		int *fds[] = { &b->stats_fd, &b->tstats_fd, &b->tenants_fd, &b->police_fd,
+			       &b->sessions_fd, &b->listen_fd, &b->allow_fd, &b->hsrate_fd,
+			       &b->txports_fd, &b->meta_fd, &b->ports_fd, &b->nexthop_fd };
+
+		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+			if (*fds[i] >= 0)
+				close(*fds[i]);
+	}
 	b->skel = NULL;
+	b->pinned_only = false;
 }
 
 static void link_path(char *buf, size_t len, const char *root, const char *ifname)

@@ -24,6 +24,7 @@ struct xr_bpf {
 	struct xrelay_bpf *skel;
 	char pin_root[4096];
 	int ncpus;              /* libbpf_num_possible_cpus() */
+	bool pinned_only;       /* opened by xr_bpf_open_pinned: fds only */
 	/* map fds, valid after xr_bpf_open() */
 	int stats_fd, tstats_fd, tenants_fd, police_fd, sessions_fd;
 	int listen_fd, allow_fd, hsrate_fd, txports_fd, meta_fd, ports_fd, nexthop_fd;
@@ -46,8 +47,8 @@ int xr_pin_root_prepare(const char *root, char *err, size_t errlen);
 int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, size_t errlen);
 void xr_bpf_close(struct xr_bpf *b);
 
-/* Open the pinned maps read-only-ish without loading anything (xrelayctl
- * listings while nothing may be loaded): 0, or -ENOENT when nothing is
+/* Open the pinned maps without loading or creating anything (xrelayctl
+ * listings, whether or not xrelayd runs): 0, or -ENOENT when nothing is
  * pinned at root. */
 int xr_bpf_open_pinned(struct xr_bpf *b, const char *root, char *err, size_t errlen);
 
