@@ -22,21 +22,32 @@
 #           towards pub1 -- the ceiling of this topology
 #
 # Phase A, saturation: udpgen at full speed, BENCH_DUR seconds per run,
-#   BENCH_ROUNDS rounds (paths interleaved within a round), payload sizes
-#   BENCH_SIZES; per run: delivered packets/s, loss, machine CPU per Mpkt.
-# Phase B, the target: the relay offered 1.5x the kernel DNAT path's median
-#   delivered rate (paced), BENCH_ROUNDS runs per size: its loss, next to
-#   the DNAT path and the ceiling at the same offered rate.
-# Phase C, per-packet XDP cost with BPF_PROG_TEST_RUN (bench/xdp_cost).
-# Phase D, iperf3 over real wireguard-go tunnels: through the relay, and the
-#   same two peers connected directly (priv's Endpoint = pub1).
+#   BENCH_ROUNDS rounds (the four paths interleaved within a round, so that
+#   a burst of load elsewhere hits them alike), payloads BENCH_SIZES; per
+#   run: delivered packets/s, loss, machine CPU per million packets.
+# Phase B, the target: udpgen paced to 1.5x the DNAT path's median
+#   delivered rate, BENCH_B_ROUNDS runs per size, through the relay, DNAT and
+#   direct: loss and what was really offered.
+# Phase E, equal load: every path paced to BENCH_EQ_RATE packets/s,
+#   BENCH_B_ROUNDS runs per size: machine CPU per packet when nothing is
+#   saturated (socat's figure is then not inflated by the packets it drops).
+# Phase C, the XDP program's per-packet cost with BPF_PROG_TEST_RUN against
+#   a drop-only program (bench/xdp_cost), and its run time per packet in the
+#   live path (BPF_ENABLE_STATS during a 64-byte blast).
+# Phase D, iperf3 (TCP) over real wireguard-go tunnels, BENCH_B_ROUNDS runs
+#   per direction: through the relay, then the same two peers connected
+#   directly (priv's Endpoint = pub1, through the NAT).
+#
+# A fresh handshake before every round keeps the session well inside its
+# 210 s life.  udpsink polls its socket (see udpsink.c) so that the CPU
+# delivering packets does not pay a cross-CPU wakeup per packet.
 #
 # Machine CPU: busy jiffies (everything but idle and iowait) of all CPUs
 # from /proc/stat across each run, divided by delivered packets.  It is the
 # whole machine: the generator and sink are in it, so is anything else
 # running.  Before every run the machine is sampled idle for 0.5 s; when
 # something else keeps more than BENCH_MAX_BG CPUs busy, the run waits (up
-# to 60 s) and the background level is recorded with the run either way.
+# to 20 s) and the background level is recorded with the run either way.
 #
 # Results: $BENCH_OUT (default build/bench/results-<date>/): runs.tsv (one
 # line per run), summary.md (the tables for docs/BENCHMARKS.md), logs.
@@ -46,12 +57,15 @@ BENCH_DIR=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
 . "$BENCH_DIR/../scripts/lib/netns.sh"
 
 BENCH_DUR=${BENCH_DUR:-3}
-BENCH_ROUNDS=${BENCH_ROUNDS:-3}
+BENCH_ROUNDS=${BENCH_ROUNDS:-5}      # phase A rounds
+BENCH_B_ROUNDS=${BENCH_B_ROUNDS:-3}  # phase B runs and iperf3 runs per direction
 BENCH_SIZES=${BENCH_SIZES:-64 1200}
 BENCH_PATHS=${BENCH_PATHS:-xdp dnat socat direct}
 BENCH_MAX_BG=${BENCH_MAX_BG:-0.3}
 BENCH_IPERF_DUR=${BENCH_IPERF_DUR:-4}
-BENCH_SKIP=${BENCH_SKIP:-}          # any of: A B C D
+BENCH_EQ_RATE=${BENCH_EQ_RATE:-30000} # phase E: packets/s offered to every path
+BENCH_SKIP=${BENCH_SKIP:-}          # any of: A B E C D
+BENCH_PERF=${BENCH_PERF:-0}         # 1: perf record -a -g during every run (not for figures)
 BENCH_TOOLS=$XR_BUILD/bench
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 BENCH_OUT=${BENCH_OUT:-$XR_BUILD/bench/results-$STAMP}
@@ -59,7 +73,7 @@ PY=/usr/bin/python3
 
 [ "$(id -u)" = 0 ] || { echo "run.sh: must run as root: sudo make bench" >&2; exit 2; }
 xr_have_relay || { echo "run.sh: $XRELAYD / $XRELAYCTL not built: make all" >&2; exit 1; }
-for t in socat nft conntrack iperf3 taskset $PY; do
+for t in socat nft conntrack iperf3 $PY; do
 	command -v "$t" >/dev/null || { echo "run.sh: $t missing (make deps)" >&2; exit 1; }
 done
 make -s -C "$BENCH_DIR" BUILD="$XR_BUILD" || { echo "run.sh: building bench tools failed" >&2; exit 1; }
@@ -76,14 +90,14 @@ log() { printf '# [%s] %s\n' "$(date +%T)" "$*" >&2; }
 cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
 
 # quiet_wait : sample 0.5 s; until others keep fewer than BENCH_MAX_BG CPUs
-# busy (at most 60 s).  Sets BG (CPUs busy in the last sample).
+# busy (at most 20 s).  Sets BG (CPUs busy in the last sample).
 quiet_wait() {
 	local b0 b1 waited=0
 	while :; do
 		b0=$(cpu_busy); sleep 0.5; b1=$(cpu_busy)
 		BG=$(awk -v d=$((b1 - b0)) -v hz="$HZ" 'BEGIN { printf "%.2f", d / hz / 0.5 }')
 		awk -v b="$BG" -v m="$BENCH_MAX_BG" 'BEGIN { exit !(b <= m) }' && break
-		[ $waited -ge 60 ] && { log "background still $BG CPUs busy after 60 s; measuring anyway"; break; }
+		[ $waited -ge 20 ] && { log "background still $BG CPUs busy after 20 s; measuring anyway"; break; }
 		[ $waited = 0 ] && log "background $BG CPUs busy (others' tests?): waiting"
 		sleep 2; waited=$((waited + 3))
 	done
@@ -211,10 +225,15 @@ measure() {
 	*)	dst=$RELAY4:$WG_PORT ;;
 	esac
 	c0=$(cpu_busy)
+	if [ "$BENCH_PERF" = 1 ]; then  # a profile of the middle of the run
+		xr_spawn "perf-$tag" - sh -c "sleep 0.5; exec perf record -a -g -q \
+			-o '$BENCH_OUT/perf-$tag.data' -- sleep $((BENCH_DUR - 1))"
+	fi
 	gen=$(nsx "$NS_PUB1" "$BENCH_TOOLS/udpgen" -d "$dst" -s $WG_PORT -i "$IDX" -l "$size" \
 		-t "$BENCH_DUR" ${rate:+-r "$rate"})
 	sleep 0.3   # deliberate: let queued packets drain into the sink
 	c1=$(cpu_busy)
+	[ "$BENCH_PERF" = 1 ] && wait "$(pid_of "perf-$tag")"
 	xr_kill "$sink_pid" INT
 	sink=$(grep '^received=' "$XR_STATE/sink-$tag.log")
 	printf '%s\n' "$gen $sink" | $PY -c '
@@ -239,7 +258,7 @@ print("\t".join(str(x) for x in (phase, rnd, path, size, rate or 0, sent, kv["er
 iperf_runs() { # LABEL [-R]
 	local label=$1; shift
 	local i
-	for i in $(seq "$BENCH_ROUNDS"); do
+	for i in $(seq "$BENCH_B_ROUNDS"); do
 		quiet_wait
 		nsx "$NS_PUB1" timeout 30 iperf3 -c "$T_PRIV" -t "$BENCH_IPERF_DUR" -O 1 -J "$@" \
 			>"$BENCH_OUT/iperf-$label-$i.json" 2>&1
@@ -263,7 +282,7 @@ iperf_runs() { # LABEL [-R]
 	echo "wireguard-go: $(wireguard-go --version 2>&1 | head -n1)"
 	echo "socat: $(socat -V 2>/dev/null | awk '/socat version/ { print $3; exit }')"
 	echo "iperf3: $(iperf3 --version 2>/dev/null | awk 'NR == 1 { print $2 }')"
-	echo "duration: ${BENCH_DUR}s per run, rounds: $BENCH_ROUNDS, sizes: $BENCH_SIZES"
+	echo "duration: ${BENCH_DUR} s per run, $BENCH_ROUNDS rounds (phase A), $BENCH_B_ROUNDS (phases B, E, iperf3), payloads $BENCH_SIZES B, equal load $BENCH_EQ_RATE pkt/s"
 	echo "load at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 	echo "others' namespaces at start: $(ip netns list | awk '{ print $1 }' | sed -n 's/-.*//p' | sort -u | grep -vx "$XR_PREFIX" | tr '\n' ' ')"
 } >"$BENCH_OUT/env.txt"
@@ -290,14 +309,14 @@ if ! skip A; then
 fi
 
 # phase B: 1.5x the DNAT path's median delivered rate, offered to the relay
-if ! skip B && ! skip A; then
+if ! skip B && ! skip A && [[ " $BENCH_PATHS " == *" dnat "* ]]; then
 	declare -A RATE
 	for s in $BENCH_SIZES; do
 		RATE[$s]=$(awk -F'\t' -v s="$s" '$1 == "A" && $3 == "dnat" && $4 == s { print $9 }' "$RUNS" |
 			sort -n | awk '{ v[NR] = $1 } END { m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.0f", 1.5 * m }')
 		log "phase B, ${s}B: offered rate 1.5 x DNAT median = ${RATE[$s]} pps"
 	done
-	for r in $(seq "$BENCH_ROUNDS"); do
+	for r in $(seq "$BENCH_B_ROUNDS"); do
 		use_path xdp || exit 1
 		handshake || exit 1
 		for p in xdp dnat direct; do
@@ -306,14 +325,44 @@ if ! skip B && ! skip A; then
 		done
 	done
 fi
+# phase E: every path at the same modest rate, to compare what each costs
+# per packet when none is saturated
+if ! skip E; then
+	for r in $(seq "$BENCH_B_ROUNDS"); do
+		use_path xdp || exit 1
+		handshake || exit 1
+		for p in $BENCH_PATHS; do
+			use_path "$p" || exit 1
+			for s in $BENCH_SIZES; do measure E "$r" "$p" "$s" "$BENCH_EQ_RATE" || exit 1; done
+		done
+	done
+fi
 use_path xdp || exit 1
 
-# phase C: per-packet cost, BPF_PROG_TEST_RUN
+# phase C: per-packet cost, BPF_PROG_TEST_RUN; then the same program's
+# run time in the live path (BPF_ENABLE_STATS while udpgen blasts 64-byte
+# messages through the relay; not one of the throughput figures above)
 if ! skip C; then
 	quiet_wait
 	"$BENCH_TOOLS/xdp_cost" -k 5 "$BENCH_TOOLS/xdp_drop.bpf.o" >"$BENCH_OUT/xdp_cost.txt" ||
 		{ log "xdp_cost failed"; exit 1; }
 	sed 's/^/# xdp_cost: /' "$BENCH_OUT/xdp_cost.txt" >&2
+	[ -n "$IDX" ] || handshake || exit 1
+	prog_id=$(nsx "$NS_RELAY" ip -d link show eth0 | sed -n 's/.*prog\/xdp id \([0-9]*\).*/\1/p' | head -n1)
+	[ -n "$prog_id" ] || { log "no XDP program on the relay's eth0"; exit 1; }
+	quiet_wait
+	xr_spawn sink-live "$NS_PRIV" "$BENCH_TOOLS/udpsink" -p $WG_PORT -i "$IDX" -w $((BENCH_DUR + 30))
+	live_sink=$XR_LAST_PID
+	wait_for 5 grep -q ready "$XR_STATE/sink-live.log" || { log "udpsink did not start"; exit 1; }
+	xr_spawn xdp-live - sh -c "sleep 0.5; exec '$BENCH_TOOLS/xdp_cost' -l $prog_id -t $((BENCH_DUR - 1))"
+	live_pid=$XR_LAST_PID
+	nsx "$NS_PUB1" "$BENCH_TOOLS/udpgen" -d "$RELAY4:$WG_PORT" -s $WG_PORT -i "$IDX" -l 64 \
+		-t "$BENCH_DUR" >>"$BENCH_OUT/xdp_cost.txt"
+	wait "$live_pid"
+	xr_kill "$live_sink" INT
+	grep '^live_' "$XR_STATE/xdp-live.log" >>"$BENCH_OUT/xdp_cost.txt" || { log "live run-time sample failed: $(cat "$XR_STATE/xdp-live.log")"; exit 1; }
+	grep '^received=' "$XR_STATE/sink-live.log" >>"$BENCH_OUT/xdp_cost.txt"
+	grep '^live_' "$BENCH_OUT/xdp_cost.txt" | sed 's/^/# xdp live: /' >&2
 fi
 
 # phase D: iperf3 between wireguard-go peers, through the relay and directly
@@ -323,12 +372,19 @@ if ! skip D; then
 	xr_spawn iperf3-server "$NS_PRIV" iperf3 -s -B "$T_PRIV"
 	IPERF_PID=$XR_LAST_PID
 	wait_for 5 nsx "$NS_PRIV" sh -c "ss -ltnH 'sport = :5201' | grep -q ." || { log "iperf3 -s did not start"; exit 1; }
-	tx0=$(stats_get reasons.tx.packets)
+	xrctl -j stats >"$BENCH_OUT/stats-iperf-before.json"
 	iperf_runs relay-up
 	iperf_runs relay-down -R
-	tx1=$(stats_get reasons.tx.packets)
-	log "relay XDP tx during the relayed iperf3 runs: $((tx1 - tx0)) packets"
-	echo "relay_xdp_tx_relayed=$((tx1 - tx0))" >>"$BENCH_OUT/env.txt"
+	xrctl -j stats >"$BENCH_OUT/stats-iperf-after.json"
+	$PY - "$BENCH_OUT/stats-iperf-before.json" "$BENCH_OUT/stats-iperf-after.json" <<-'EOF' >>"$BENCH_OUT/env.txt"
+	import json, sys
+	a, b = (json.load(open(f))["reasons"] for f in sys.argv[1:3])
+	d = {k: b[k]["packets"] - a.get(k, {}).get("packets", 0) for k in b}
+	print("relay_xdp_tx_relayed=%d" % d.get("tx", 0))
+	print("relay_drops_relayed=%d" % sum(v for k, v in d.items() if k.startswith("drop_")))
+	print("relay_slowpath_relayed=%d" % d.get("pass_slowpath", 0))
+	EOF
+	log "relay during the relayed iperf3 runs: $(grep '_relayed=' "$BENCH_OUT/env.txt" | tr '\n' ' ')"
 	# the same peers, directly: priv's Endpoint is pub1 (priv opens the NAT
 	# mapping with its handshake), pub1 has no Endpoint and learns rtr's mapping
 	wg_stop_peers

@@ -56,10 +56,9 @@ def main():
             env[k.strip()] = v.strip()
     out = []
     w = out.append
-    w("Run of {} on kernel {}, {}; {} per run, {} rounds; load at start {}, at end {}.".format(
-        env.get("date", "?"), env.get("kernel", "?"), env.get("cpu", "?"),
-        env.get("duration", "?").split(",")[0], env.get("duration", "?").split("rounds: ")[-1].split(",")[0],
-        env.get("load at start", "?"), env.get("load at end", "?")))
+    w("Run of {} on kernel {}, {}; {}; load average at start {}, at end {}; {}.".format(
+        env.get("date", "?"), env.get("kernel", "?"), env.get("cpu", "?"), env.get("duration", "?"),
+        env.get("load at start", "?"), env.get("load at end", "?"), env.get("elapsed", "?")))
     w("")
 
     def sel(phase, path, size):
@@ -99,20 +98,49 @@ def main():
                 parts.append("relay/direct {:.2f}x".format(m["xdp"] / m["direct"]))
             w("Ratios of medians: " + "; ".join(parts) + ".")
             w("")
+            # what each path adds to the machine's CPU time per packet over
+            # the direct path (same generator, sink, router, one bridge pass less)
+            cpu = {p: med([float(r["cpu_s_per_mpkt"]) for r in a[p]]) for p in paths if a[p]}
+            if "direct" in cpu:
+                w("Machine CPU-us per packet added over the direct path: " + "; ".join(
+                    "{} {:+.2f}".format(NAMES[p], cpu[p] - cpu["direct"]) for p in paths
+                    if p != "direct" and p in cpu) + ".")
+                w("")
         b = {p: sel("B", p, size) for p in ("xdp", "dnat", "direct")}
         if any(b.values()):
             rate = next(r["rate"] for rs in b.values() for r in rs)
-            w("Paced at {} pkt/s (1.5x the DNAT median above):".format(fmt_pps(float(rate))))
+            w("Paced at {} pkt/s requested (1.5x the DNAT median above); offered = what "
+              "udpgen achieved:".format(fmt_pps(float(rate))))
             w("")
-            w("| path | delivered pkt/s | loss %, median (min-max) | machine CPU-s per Mpkt |")
-            w("|---|---:|---:|---:|")
+            w("| path | offered pkt/s | delivered pkt/s | loss %, median (min-max) | machine CPU-s per Mpkt |")
+            w("|---|---:|---:|---:|---:|")
             for p, rs in b.items():
                 if rs:
-                    w("| {} | {} | {} | {} |".format(
-                        NAMES[p], pps_cell([float(r["delivered_pps"]) for r in rs]),
+                    w("| {} | {} | {} | {} | {} |".format(
+                        NAMES[p], pps_cell([float(r["offered_pps"]) for r in rs]),
+                        pps_cell([float(r["delivered_pps"]) for r in rs]),
                         cell([float(r["loss_pct"]) for r in rs], "{:.3f}"),
                         cell([float(r["cpu_s_per_mpkt"]) for r in rs], "{:.2f}")))
             w("")
+
+    for size in sizes:
+        e = {p: sel("E", p, size) for p in paths}
+        if not any(e.values()):
+            continue
+        rate = next(r["rate"] for rs in e.values() for r in rs)
+        w("### {}-byte payload, equal load: every path paced to {} pkt/s".format(size, fmt_pps(float(rate))))
+        w("")
+        w("| path | delivered pkt/s | loss %, median (min-max) | machine CPU-us per packet | added over direct |")
+        w("|---|---:|---:|---:|---:|")
+        cpu = {p: med([float(r["cpu_s_per_mpkt"]) for r in rs]) for p, rs in e.items() if rs}
+        for p, rs in e.items():
+            if rs:
+                w("| {} | {} | {} | {} | {} |".format(
+                    NAMES[p], pps_cell([float(r["delivered_pps"]) for r in rs]),
+                    cell([float(r["loss_pct"]) for r in rs], "{:.3f}"),
+                    cell([float(r["cpu_s_per_mpkt"]) for r in rs], "{:.2f}"),
+                    "{:+.2f}".format(cpu[p] - cpu["direct"]) if "direct" in cpu and p != "direct" else "-"))
+        w("")
 
     cost = os.path.join(d, "xdp_cost.txt")
     if os.path.exists(cost):
@@ -125,19 +153,26 @@ def main():
                 elif "=" in line and " " not in line.strip():
                     k, v = line.strip().split("=")
                     kv[k] = float(v)
-        w("### Per-packet XDP cost (BPF_PROG_TEST_RUN, 122-byte frame, medians)")
+                elif line.startswith("packets="):
+                    kv["packets"] = float(line.split()[0].split("=")[1])
+        w("### Per-packet XDP cost (BPF_PROG_TEST_RUN, 122-byte frame, median of {} x {:,} packets)".format(
+            len(per), int(kv.get("packets", 0))))
         w("")
         w("| program / verdict | ns per packet | vs drop-only |")
         w("|---|---:|---:|")
         drop = kv.get("drop_only_ns", float("nan"))
-        for k, label in (("forward_nexthop_ns", "relay forward (XDP_TX), next hop from xr_nexthop (forwarding off: the default)"),
-                         ("forward_fib_ns", "relay forward (XDP_TX), bpf_fib_lookup succeeds (forwarding on)"),
+        for k, label in (("forward_nexthop_ns", "relay forward (XDP_TX), forwarding off on the NIC (the default; next hop from xr_nexthop, cached per session)"),
+                         ("forward_fib_ns", "relay forward (XDP_TX), forwarding on (next hop from bpf_fib_lookup, cached per session)"),
                          ("unknown_index_ns", "relay drop, unknown receiver index"),
                          ("drop_only_ns", "drop-only program (bench/xdp_drop.bpf.c)")):
             if k in kv:
                 w("| {} | {:.1f} | {:.2f}x |".format(label, kv[k], kv[k] / drop))
+        if "live_ns" in kv:
+            w("| relay forward in the live path (BPF_ENABLE_STATS run time, {:,} packets of the 64-byte load) | {:.1f} | {:.2f}x |".format(
+                int(kv.get("live_runs", 0)), kv["live_ns"], kv["live_ns"] / drop))
         w("")
-        w("Target: forward within 2x of drop-only.")
+        w("Target: forward within 2x of drop-only.  Per run: " + "; ".join(
+            p.replace("run=", "#").replace("_ns=", " ") for p in per))
         w("")
 
     ip = rows(os.path.join(d, "iperf.tsv"))
@@ -153,7 +188,8 @@ def main():
                 w("| {} | {} | {} | {:.2f} |".format(name, cell(r, "{:.0f}"), cell(dd, "{:.0f}"),
                                                     med(r) / med(dd)))
         w("")
-        for k in ("relay_xdp_tx_relayed", "relay_xdp_tx_direct", "direct_endpoint"):
+        for k in ("relay_xdp_tx_relayed", "relay_drops_relayed", "relay_slowpath_relayed",
+                  "relay_xdp_tx_direct", "direct_endpoint"):
             if k in env:
                 w("- {}: {}".format(k, env[k]))
         w("")

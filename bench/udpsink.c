@@ -2,7 +2,7 @@
 /*
  * udpsink - count the WireGuard-shaped datagrams udpgen sent.
  *
- *   udpsink -p PORT [-i INDEX] [-P ADDR:PORT] [-w MAX_SECONDS]
+ *   udpsink -p PORT [-i INDEX] [-P ADDR:PORT] [-w MAX_SECONDS] [-B]
  *
  * Binds 0.0.0.0:PORT with a 32 MB receive buffer (so that the socket is not
  * what loses packets), receives with recvmmsg(2) until SIGINT/SIGTERM or
@@ -11,6 +11,12 @@
  * N counts type-4 messages (with receiver index INDEX when -i is given), B
  * their UDP payload bytes, K any other datagram; S is the time from the
  * first to the last counted message and P = N / S.
+ *
+ * The socket is polled -- recvmmsg(MSG_DONTWAIT), and a 100 us sleep when
+ * it is empty -- rather than slept on: nobody waits on the socket, so the
+ * CPU that delivers a packet does not also pay for waking this process on
+ * the other CPU (a cross-CPU wakeup per packet costs more than a relay hop
+ * in a VM).  -B receives blocking instead.
  *
  * -P sends one small datagram to ADDR:PORT from the bound socket before
  * receiving: it punches (or refreshes) the NAT mapping PORT -> ADDR:PORT.
@@ -50,7 +56,7 @@ static double now_s(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: udpsink -p PORT [-i INDEX] [-P ADDR:PORT] [-w MAX_SECONDS]\n");
+	fprintf(stderr, "usage: udpsink -p PORT [-i INDEX] [-P ADDR:PORT] [-w MAX_SECONDS] [-B]\n");
 	exit(2);
 }
 
@@ -62,13 +68,13 @@ int main(int argc, char **argv)
 	struct sockaddr_in me = { .sin_family = AF_INET }, punch = { .sin_family = AF_INET };
 	unsigned long long rx = 0, bytes = 0, other = 0;
 	double first = 0, last = 0, deadline, maxw = 600;
-	int opt, fd, have_punch = 0, have_idx = 0, rcvbuf = 32 << 20;
+	int opt, fd, have_punch = 0, have_idx = 0, blocking = 0, rcvbuf = 32 << 20;
 	uint8_t want[4] = { 0 };
 	struct sigaction sa = { .sa_handler = on_signal };  /* no SA_RESTART */
 	struct timeval tv = { 0, 200000 };
 	char *colon;
 
-	while ((opt = getopt(argc, argv, "p:i:P:w:")) != -1) {
+	while ((opt = getopt(argc, argv, "p:i:P:w:B")) != -1) {
 		switch (opt) {
 		case 'p':
 			me.sin_port = htons(atoi(optarg));
@@ -93,6 +99,9 @@ int main(int argc, char **argv)
 			break;
 		case 'w':
 			maxw = atof(optarg);
+			break;
+		case 'B':
+			blocking = 1;
 			break;
 		default:
 			usage();
@@ -129,9 +138,15 @@ int main(int argc, char **argv)
 
 	deadline = now_s() + maxw;
 	while (!stop) {
-		int n = recvmmsg(fd, msgs, BATCH, MSG_WAITFORONE, NULL);
-		double t = now_s();
+		int n = recvmmsg(fd, msgs, BATCH, blocking ? MSG_WAITFORONE : MSG_DONTWAIT, NULL);
+		double t;
 
+		if (n < 0 && !blocking && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			struct timespec nap = { 0, 100000 };
+
+			nanosleep(&nap, NULL);
+		}
+		t = now_s();
 		if (n < 0) {
 			if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK) {
 				if (t > deadline)

@@ -33,9 +33,10 @@ static __always_inline bool gcra_admit(__u64 *tat, __u64 now, __u64 cost, __u64 
 
 /* Returns 0 to admit, or the drop reason. */
 static __always_inline int police_tenant(__u32 tid, const struct xr_tenant *t,
-					 const struct xr_addr *src, __u32 l3len, __u64 now)
+					 const struct xr_addr *src, __u32 l3len)
 {
 	struct xr_police *p;
+	__u64 now;
 
 	if (t->flags & XR_TENANT_F_ALLOWLIST) {
 		struct xr_allow_key k = {
@@ -52,6 +53,7 @@ static __always_inline int police_tenant(__u32 tid, const struct xr_tenant *t,
 	p = bpf_map_lookup_elem(&xr_police, &tid);
 	if (!p)
 		return 0;
+	now = bpf_ktime_get_ns();   /* buckets need the precise clock */
 	if (t->pkt_ns_per_packet &&
 	    !gcra_admit(&p->pkt.tat, now, t->pkt_ns_per_packet, t->pkt_burst_ns))
 		return XR_R_DROP_OVER_PACKETS;

@@ -175,8 +175,8 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 	type = wg_type(p.wg, data_end, p.plen);
 	if (!type)
 		return XR_R_DROP_WG_BAD_TYPE;
-	now = bpf_ktime_get_ns();
 	if (type != XR_WG_TYPE_DATA) {
+		now = bpf_ktime_get_ns();
 		if (!hs_admit(&p.src, now))
 			return XR_R_DROP_HS_RATELIMIT;
 		learn_nexthop(ctx, &p, now);
@@ -196,9 +196,12 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 	t = bpf_map_lookup_elem(&xr_tenants, tid);
 	if (!t || !(t->flags & XR_TENANT_F_ACTIVE))
 		return XR_R_DROP_NOT_ALLOWED;
-	reason = police_tenant(*tid, t, &p.src, p.l3len, now);
+	reason = police_tenant(*tid, t, &p.src, p.l3len);
 	if (reason)
 		return reason;
+	/* last_ns and the next-hop cache only need ticks: the coarse clock
+	 * costs about a third of the precise one here (about 40 ns) */
+	now = bpf_ktime_get_coarse_ns();
 
 	reason = wg_forward(ctx, &p, s, action, now);
 	if (reason == XR_R_TX || reason == XR_R_REDIRECT) {

@@ -302,6 +302,12 @@ topo_up() {
 	# -- the internet: a bridge in the switch namespace
 	nsx "$NS_SW" ip link add br0 type bridge stp_state 0 forward_delay 0
 	nsx "$NS_SW" ip link set br0 up
+	# "the internet" is a plain switch: keep br_netfilter (built into this
+	# kernel) from running iptables on every bridged frame (per netns)
+	local k
+	for k in iptables ip6tables arptables; do
+		nsx "$NS_SW" sysctl -qw net.bridge.bridge-nf-call-$k=0 2>/dev/null || true
+	done
 	xr_veth "$NS_RELAY" eth0 "$NS_SW" rly
 	xr_veth "$NS_PUB1" eth0 "$NS_SW" pub1
 	xr_veth "$NS_PUB2" eth0 "$NS_SW" pub2

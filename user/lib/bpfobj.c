@@ -195,6 +195,24 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 	rc = xr_pin_root_prepare(root, err, errlen);
 	if (rc)
 		return rc;
+	/* Refuse pinned maps of another layout before libbpf tries to reuse
+	 * them: its own check compares sizes only and would fail obscurely. */
+	snprintf(txpath, sizeof(txpath), "%s/%s", root, XR_MAP_META);
+	txfd = bpf_obj_get(txpath);
+	if (txfd >= 0) {
+		struct xr_meta m = {};
+		__u32 zero = 0;
+
+		rc = bpf_map_lookup_elem(txfd, &zero, &m) ? 0 : (int)m.abi_version;
+		close(txfd);
+		if (rc && rc != XR_ABI_VERSION) {
+			snprintf(err, errlen,
+				 "maps pinned at %s have ABI v%d, this build speaks v%u: "
+				 "detach every interface and remove %s to start afresh",
+				 root, rc, XR_ABI_VERSION, root);
+			return -EPROTO;
+		}
+	}
 	opts.pin_root_path = b->pin_root;
 	b->skel = xrelay_bpf__open_opts(&opts);
 	if (!b->skel) {
