@@ -320,7 +320,10 @@ topo_up() {
 	# there the frames are dropped (veth rule, STYLE.md point 12)
 	local obj
 	obj=$(xr_xdp_pass_obj) || xr_die "cannot build the xdp_pass object"
-	nsx "$NS_SW" ip link set dev rly xdp obj "$obj" sec xdp ||
+	# TC_BPF_MNT: iproute2 mounts its own bpffs (and makes tc/globals)
+	# there, inside the state dir that teardown unmounts, not in /sys/fs/bpf
+	mkdir -p "$XR_STATE/iproute2-bpf"
+	TC_BPF_MNT=$XR_STATE/iproute2-bpf nsx "$NS_SW" ip link set dev rly xdp obj "$obj" sec xdp ||
 		xr_die "cannot attach $obj to $NS_SW/rly"
 
 	nsx "$NS_RELAY" ip addr add $RELAY4/24 dev eth0
