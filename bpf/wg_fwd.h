@@ -25,9 +25,8 @@ struct xr_pkt {
 	__u32 l3len;          /* IP packet length from the IP header */
 	__u32 plen;           /* UDP payload length from the UDP header */
 	__u8 family;          /* 4 or 6 */
-	/* aligned: they are read as u32 words ("misaligned stack access") */
+	/* aligned: read as u32 words ("misaligned stack access") */
 	struct xr_addr src __attribute__((aligned(8)));   /* IPv4-mapped for IPv4 */
-	struct xr_addr dst __attribute__((aligned(8)));
 };
 
 static __always_inline void addr_from_v4(struct xr_addr *a, __be32 v4)

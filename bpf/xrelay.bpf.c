@@ -38,7 +38,10 @@ static __always_inline bool is_listen(struct xr_pkt *p)
 		return true;
 	if (!(*flags & XR_PORT_EXACT))
 		return false;
-	k.addr = p->dst;
+	if (p->ip4)
+		addr_from_v4(&k.addr, p->ip4->daddr);
+	else if (p->ip6)
+		__builtin_memcpy(&k.addr, &p->ip6->daddr, 16);
 	k.port = p->udp->dest;
 	k.family = p->family;
 	return bpf_map_lookup_elem(&xr_listen, &k) != NULL;
@@ -136,8 +139,6 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 		p.family = 4;
 		l3hdr = p.ip4->ihl * 4;
 		p.l3len = bpf_ntohs(p.ip4->tot_len);
-		addr_from_v4(&p.src, p.ip4->saddr);
-		addr_from_v4(&p.dst, p.ip4->daddr);
 		if (p.l3len < l3hdr)
 			return XR_R_PASS_NOT_OURS;
 		ip_payload = p.l3len - l3hdr;
@@ -152,8 +153,6 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 		l3hdr = sizeof(struct ipv6hdr);
 		ip_payload = bpf_ntohs(p.ip6->payload_len);
 		p.l3len = ip_payload + l3hdr;
-		__builtin_memcpy(&p.src, &p.ip6->saddr, 16);
-		__builtin_memcpy(&p.dst, &p.ip6->daddr, 16);
 	} else {
 		return XR_R_PASS_NOT_IP;
 	}
@@ -164,7 +163,12 @@ static __always_inline int classify(struct xdp_md *ctx, __u32 *tid, int *action)
 	if (!is_listen(&p))
 		return XR_R_PASS_NOT_OURS;
 
-	/* From here on the packet is addressed to our WireGuard port. */
+	/* From here on the packet is addressed to our WireGuard port: only now
+	 * is its source worth a copy (other UDP traffic leaves untouched). */
+	if (p.ip4)
+		addr_from_v4(&p.src, p.ip4->saddr);
+	else if (p.ip6)
+		__builtin_memcpy(&p.src, &p.ip6->saddr, 16);
 	if (ulen < 8 || (__u32)ulen != ip_payload)
 		return XR_R_DROP_MALFORMED;
 	p.plen = ulen - 8;

@@ -137,46 +137,71 @@ int xr_pin_root_prepare(const char *root, char *err, size_t errlen)
 	return rc;
 }
 
-static void fill_fds(struct xr_bpf *b)
-{
-	struct xrelay_bpf *s = b->skel;
+/* Every map of the relay: its pin name and where struct xr_bpf keeps its fd.
+ * One table for the three ways of getting fds: skeleton, pins, close. */
+static const struct {
+	const char *name;
+	size_t off;
+} map_fds[] = {
+	{ XR_MAP_STATS, offsetof(struct xr_bpf, stats_fd) },
+	{ XR_MAP_TSTATS, offsetof(struct xr_bpf, tstats_fd) },
+	{ XR_MAP_TENANTS, offsetof(struct xr_bpf, tenants_fd) },
+	{ XR_MAP_POLICE, offsetof(struct xr_bpf, police_fd) },
+	{ XR_MAP_SESSIONS, offsetof(struct xr_bpf, sessions_fd) },
+	{ XR_MAP_LISTEN, offsetof(struct xr_bpf, listen_fd) },
+	{ XR_MAP_ALLOW, offsetof(struct xr_bpf, allow_fd) },
+	{ XR_MAP_HSRATE, offsetof(struct xr_bpf, hsrate_fd) },
+	{ XR_MAP_TXPORTS, offsetof(struct xr_bpf, txports_fd) },
+	{ XR_MAP_META, offsetof(struct xr_bpf, meta_fd) },
+	{ XR_MAP_PORTS, offsetof(struct xr_bpf, ports_fd) },
+	{ XR_MAP_NEXTHOP, offsetof(struct xr_bpf, nexthop_fd) },
+};
+#define N_MAPS (sizeof(map_fds) / sizeof(map_fds[0]))
 
-	b->stats_fd = bpf_map__fd(s->maps.xr_stats);
-	b->tstats_fd = bpf_map__fd(s->maps.xr_tstats);
-	b->tenants_fd = bpf_map__fd(s->maps.xr_tenants);
-	b->police_fd = bpf_map__fd(s->maps.xr_police);
-	b->sessions_fd = bpf_map__fd(s->maps.xr_sessions);
-	b->listen_fd = bpf_map__fd(s->maps.xr_listen);
-	b->allow_fd = bpf_map__fd(s->maps.xr_allow);
-	b->hsrate_fd = bpf_map__fd(s->maps.xr_hsrate);
-	b->txports_fd = bpf_map__fd(s->maps.xr_txports);
-	b->meta_fd = bpf_map__fd(s->maps.xr_meta);
-	b->ports_fd = bpf_map__fd(s->maps.xr_ports);
-	b->nexthop_fd = bpf_map__fd(s->maps.xr_nexthop);
+static int *map_fd(struct xr_bpf *b, size_t i)
+{
+	return (int *)((char *)b + map_fds[i].off);
 }
 
-static int check_meta(struct xr_bpf *b, char *err, size_t errlen)
+/* Refuse pinned maps of another layout before anything reuses them:
+ * libbpf's own check compares sizes only and fails obscurely. */
+static int pinned_abi_ok(const char *root, char *err, size_t errlen)
+{
+	char path[PATH_MAX + 32];
+	struct xr_meta m = {};
+	__u32 zero = 0;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", root, XR_MAP_META);
+	fd = bpf_obj_get(path);
+	if (fd < 0)
+		return 0;                       /* nothing pinned yet */
+	if (bpf_map_lookup_elem(fd, &zero, &m))
+		m.abi_version = 0;
+	close(fd);
+	if (m.abi_version && m.abi_version != XR_ABI_VERSION) {
+		snprintf(err, errlen,
+			 "maps pinned at %s have ABI v%u, this build speaks v%u: "
+			 "detach every interface and remove %s to start afresh",
+			 root, m.abi_version, XR_ABI_VERSION, root);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Stamp freshly created maps with this build's ABI version. */
+static void stamp_meta(struct xr_bpf *b)
 {
 	struct xr_meta m = {};
 	__u32 zero = 0;
 	struct timespec ts;
 
-	if (bpf_map_lookup_elem(b->meta_fd, &zero, &m))
-		return 0;
-	if (m.abi_version && m.abi_version != XR_ABI_VERSION) {
-		snprintf(err, errlen,
-			 "maps pinned at %s have ABI v%u, this build speaks v%u: "
-			 "detach every interface and remove %s to start afresh",
-			 b->pin_root, m.abi_version, XR_ABI_VERSION, b->pin_root);
-		return -EPROTO;
-	}
-	if (!m.abi_version) {
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		m.abi_version = XR_ABI_VERSION;
-		m.loaded_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-		bpf_map_update_elem(b->meta_fd, &zero, &m, BPF_ANY);
-	}
-	return 0;
+	if (!bpf_map_lookup_elem(b->meta_fd, &zero, &m) && m.abi_version)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	m.abi_version = XR_ABI_VERSION;
+	m.loaded_ns = (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+	bpf_map_update_elem(b->meta_fd, &zero, &m, BPF_ANY);
 }
 
 int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, size_t errlen)
@@ -193,26 +218,10 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 		return b->ncpus ? b->ncpus : -EINVAL;
 	}
 	rc = xr_pin_root_prepare(root, err, errlen);
+	if (!rc)
+		rc = pinned_abi_ok(root, err, errlen);
 	if (rc)
 		return rc;
-	/* Refuse pinned maps of another layout before libbpf tries to reuse
-	 * them: its own check compares sizes only and would fail obscurely. */
-	snprintf(txpath, sizeof(txpath), "%s/%s", root, XR_MAP_META);
-	txfd = bpf_obj_get(txpath);
-	if (txfd >= 0) {
-		struct xr_meta m = {};
-		__u32 zero = 0;
-
-		rc = bpf_map_lookup_elem(txfd, &zero, &m) ? 0 : (int)m.abi_version;
-		close(txfd);
-		if (rc && rc != XR_ABI_VERSION) {
-			snprintf(err, errlen,
-				 "maps pinned at %s have ABI v%d, this build speaks v%u: "
-				 "detach every interface and remove %s to start afresh",
-				 root, rc, XR_ABI_VERSION, root);
-			return -EPROTO;
-		}
-	}
 	opts.pin_root_path = b->pin_root;
 	b->skel = xrelay_bpf__open_opts(&opts);
 	if (!b->skel) {
@@ -230,8 +239,7 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 		close(txfd);
 		if (rc) {
 			snprintf(err, errlen, "bpf_map__reuse_fd(%s): %s", txpath, strerror(-rc));
-			xrelay_bpf__destroy(b->skel);
-			b->skel = NULL;
+			xr_bpf_close(b);
 			return rc;
 		}
 	}
@@ -241,8 +249,7 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 			 strerror(-rc),
 			 rc == -EINVAL ? " (pinned maps of another build? see the libbpf message above)" :
 			 rc == -EPERM ? " (needs CAP_BPF and CAP_NET_ADMIN, or root)" : "");
-		xrelay_bpf__destroy(b->skel);
-		b->skel = NULL;
+		xr_bpf_close(b);
 		return rc;
 	}
 	if (txfd < 0 && bpf_obj_pin(bpf_map__fd(b->skel->maps.xr_txports), txpath) && errno != EEXIST) {
@@ -251,35 +258,17 @@ int xr_bpf_open(struct xr_bpf *b, const char *root, bool with_prog, char *err, s
 		xr_bpf_close(b);
 		return rc;
 	}
-	fill_fds(b);
-	rc = check_meta(b, err, errlen);
-	if (rc) {
-		xr_bpf_close(b);
-		return rc;
-	}
+	for (size_t i = 0; i < N_MAPS; i++)
+		*map_fd(b, i) = bpf_map__fd(bpf_object__find_map_by_name(b->skel->obj,
+									    map_fds[i].name));
+	stamp_meta(b);
 	return 0;
 }
 
 int xr_bpf_open_pinned(struct xr_bpf *b, const char *root, char *err, size_t errlen)
 {
-	static const struct { const char *name; size_t off; } maps[] = {
-		{ XR_MAP_STATS, offsetof(struct xr_bpf, stats_fd) },
-		{ XR_MAP_TSTATS, offsetof(struct xr_bpf, tstats_fd) },
-		{ XR_MAP_TENANTS, offsetof(struct xr_bpf, tenants_fd) },
-		{ XR_MAP_POLICE, offsetof(struct xr_bpf, police_fd) },
-		{ XR_MAP_SESSIONS, offsetof(struct xr_bpf, sessions_fd) },
-		{ XR_MAP_LISTEN, offsetof(struct xr_bpf, listen_fd) },
-		{ XR_MAP_ALLOW, offsetof(struct xr_bpf, allow_fd) },
-		{ XR_MAP_HSRATE, offsetof(struct xr_bpf, hsrate_fd) },
-		{ XR_MAP_TXPORTS, offsetof(struct xr_bpf, txports_fd) },
-		{ XR_MAP_META, offsetof(struct xr_bpf, meta_fd) },
-		{ XR_MAP_PORTS, offsetof(struct xr_bpf, ports_fd) },
-		{ XR_MAP_NEXTHOP, offsetof(struct xr_bpf, nexthop_fd) },
-	};
-	const size_t n = sizeof(maps) / sizeof(maps[0]);
 	char path[PATH_MAX + 32];
-	struct xr_meta m = {};
-	__u32 zero = 0;
+	int rc;
 
 	/* Listings only read: take the pinned maps as they are; load nothing,
 	 * create nothing, so any build can read them and xrelayd need not run. */
@@ -287,48 +276,36 @@ int xr_bpf_open_pinned(struct xr_bpf *b, const char *root, char *err, size_t err
 	snprintf(b->pin_root, sizeof(b->pin_root), "%s", root);
 	b->ncpus = libbpf_num_possible_cpus();
 	b->pinned_only = true;
-	for (size_t i = 0; i < n; i++)
-		*(int *)((char *)b + maps[i].off) = -1;
-	for (size_t i = 0; i < n; i++) {
-		int fd, rc;
-
-		snprintf(path, sizeof(path), "%s/%s", root, maps[i].name);
-		fd = bpf_obj_get(path);
-		if (fd < 0) {
-			rc = -errno;
-			if (errno == ENOENT)
-				snprintf(err, errlen, "nothing pinned at %s (xrelayd never ran, "
-					 "or another --pin-root?)", root);
-			else
-				snprintf(err, errlen, "bpf_obj_get(%s): %s", path, strerror(errno));
-			xr_bpf_close(b);
-			return rc;
-		}
-		*(int *)((char *)b + maps[i].off) = fd;
-	}
-	if (!bpf_map_lookup_elem(b->meta_fd, &zero, &m) && m.abi_version &&
-	    m.abi_version != XR_ABI_VERSION) {
-		snprintf(err, errlen, "maps pinned at %s have ABI v%u, this build reads v%u",
-			 root, m.abi_version, XR_ABI_VERSION);
+	for (size_t i = 0; i < N_MAPS; i++)
+		*map_fd(b, i) = -1;
+	rc = pinned_abi_ok(root, err, errlen);
+	if (rc)
+		return rc;
+	for (size_t i = 0; i < N_MAPS; i++) {
+		snprintf(path, sizeof(path), "%s/%s", root, map_fds[i].name);
+		*map_fd(b, i) = bpf_obj_get(path);
+		if (*map_fd(b, i) >= 0)
+			continue;
+		rc = -errno;
+		if (errno == ENOENT)
+			snprintf(err, errlen, "nothing pinned at %s (xrelayd never ran, "
+				 "or another --pin-root?)", root);
+		else
+			snprintf(err, errlen, "bpf_obj_get(%s): %s", path, strerror(errno));
 		xr_bpf_close(b);
-		return -EPROTO;
+		return rc;
 	}
 	return 0;
 }
 
 void xr_bpf_close(struct xr_bpf *b)
 {
-	if (b->skel) {
-		xrelay_bpf__destroy(b->skel);
-	} else if (b->pinned_only) {
-		int *fds[] = { &b->stats_fd, &b->tstats_fd, &b->tenants_fd, &b->police_fd,
-			       &b->sessions_fd, &b->listen_fd, &b->allow_fd, &b->hsrate_fd,
-			       &b->txports_fd, &b->meta_fd, &b->ports_fd, &b->nexthop_fd };
-
-		for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-			if (*fds[i] >= 0)
-				close(*fds[i]);
-	}
+	if (b->skel)
+		xrelay_bpf__destroy(b->skel);   /* owns the map fds */
+	else if (b->pinned_only)
+		for (size_t i = 0; i < N_MAPS; i++)
+			if (*map_fd(b, i) >= 0)
+				close(*map_fd(b, i));
 	b->skel = NULL;
 	b->pinned_only = false;
 }

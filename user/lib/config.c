@@ -34,7 +34,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/un.h>
-#include <openssl/evp.h>
 #include <yaml.h>
 
 #define NODE_BUDGET   (1L << 20)       /* nodes visited, aliases expanded */
@@ -1391,7 +1390,7 @@ static int relay_root(struct ctx *c, const yaml_node_t *n, struct xr_relay_cfg *
  * hosts of one tenant (the relay then fans its handshakes out). */
 static int wg_keys_unambiguous(struct ctx *c, const struct xr_relay_cfg *cfg)
 {
-	char b64[64];
+	char b64[45];
 
 	for (int t = 0; t < cfg->n_tenants; t++) {
 		const struct xr_cfg_tenant *T = &cfg->tenants[t];
@@ -1411,7 +1410,7 @@ static int wg_keys_unambiguous(struct ctx *c, const struct xr_relay_cfg *cfg)
 							peer_clash |= !memcmp(k, U->wg[g].peers[q], 32);
 						if (!host_clash && !peer_clash)
 							continue;
-						EVP_EncodeBlock((unsigned char *)b64, k, 32);
+						xr_wg_key_to_base64(k, b64);
 						return cerr(c, T->wg[h].line,
 							    "WireGuard key '%s' of tenant '%s' is also %s of tenant '%s' "
 							    "(line %d): the relay could not tell them apart",

@@ -6,7 +6,8 @@
  * may access, checked on the opened descriptor (no stat/open race).
  */
 #include "identity.h"
-#include "config.h"     /* xr_parse_wg_key: the same strict 32-byte base64 */
+#include "config.h"
+#include "wg.h"     /* xr_parse_wg_key: the same strict 32-byte base64 */
 
 #include <errno.h>
 #include <stdbool.h>
@@ -63,11 +64,11 @@ int xr_key_file_check(const char *path, char *err, size_t errlen)
 
 void xr_identity_format(const uint8_t raw[32], char *line, size_t linelen)
 {
-	unsigned char b64[48];
+	char b64[45];
 
-	EVP_EncodeBlock(b64, raw, 32);  /* 44 characters and a NUL */
+	xr_wg_key_to_base64(raw, b64);  /* the same 32-byte base64 as wg(8) */
 	if (linelen)
-		snprintf(line, linelen, "%s%s", XR_IDENTITY_PREFIX, (char *)b64);
+		snprintf(line, linelen, "%s%s", XR_IDENTITY_PREFIX, b64);
 }
 
 /* "xrelay-ed25519", blanks, 44 characters of base64, optional trailing blanks. */

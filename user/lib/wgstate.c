@@ -239,12 +239,13 @@ static int endpoints_of(const struct wgs_key *k, struct xr_endpoint *out)
 	return n;
 }
 
-static void confirm(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t now, bool *learned)
+/* Confirm ep for k as of `when`, unless a newer confirmation exists. */
+static void confirm(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t when)
 {
-	if (!xr_ep_equal(&k->ep, ep))
-		*learned = true;
+	if (when < k->ep_ns)
+		return;
 	k->ep = *ep;
-	k->ep_ns = now;
+	k->ep_ns = when;
 	if (xr_ep_equal(&k->cand, ep))
 		memset(&k->cand, 0, sizeof(k->cand));
 }
@@ -545,15 +546,6 @@ void xr_wgs_handle(struct xr_wgs *w, const uint8_t *msg, size_t len,
 	}
 }
 
-static void confirm_one(struct wgs_key *k, const struct xr_endpoint *ep, uint64_t when)
-{
-	bool dummy = false;
-
-	if (when < k->ep_ns)
-		return;
-	confirm(k, ep, when, &dummy);
-}
-
 static struct wgs_key *key_by_tag(struct xr_wgs *w, uint32_t tid, const uint8_t tag[XR_WG_TAG_LEN])
 {
 	static const uint8_t zero[XR_WG_TAG_LEN];
@@ -571,6 +563,12 @@ static bool fresh(const struct wgs_key *k, uint64_t now)
 	return k->ep.family && now - k->ep_ns <= (XR_WG_REJECT_AFTER_S + 30) * XR_NS;
 }
 
+/* Does key k (if any) hold a fresh confirmation at an address other than ep? */
+static bool held_elsewhere(const struct wgs_key *k, const struct xr_endpoint *ep, uint64_t now)
+{
+	return k && fresh(k, now) && !xr_ep_equal(&k->ep, ep);
+}
+
 /* Confirm `ep` for every entry of key k, unless a newer confirmation exists. */
 static bool vouch(struct xr_wgs *w, struct wgs_key *k, const struct xr_endpoint *ep, uint64_t when)
 {
@@ -579,7 +577,7 @@ static bool vouch(struct xr_wgs *w, struct wgs_key *k, const struct xr_endpoint 
 	if (!k || when < k->ep_ns)
 		return false;
 	changed = !xr_ep_equal(&k->ep, ep);
-	each_same_key(w, k, confirm_one, ep, when);
+	each_same_key(w, k, confirm, ep, when);
 	return changed;
 }
 
@@ -594,21 +592,18 @@ bool xr_wgs_confirm_pair(struct xr_wgs *w, const struct xr_session *s, const str
 	k1 = key_by_tag(w, s->tenant_id, s->key_tag);
 	if (ps && xr_ep_equal(&ps->dst, &s->src))
 		k2 = key_by_tag(w, s->tenant_id, ps->key_tag);
-	/* decide both before changing either: each vouches for the other */
-	{
-		/* without the opposite key nothing vouches: only a first (or
-		 * stale) confirmation, or a refresh of the same address */
-		bool ok1 = k1 && (k2 ? !(fresh(k2, now) && !xr_ep_equal(&k2->ep, &s->src))
-				     : !fresh(k1, now) || xr_ep_equal(&k1->ep, &s->dst));
-		/* s->src is where the data came from, which proves nothing by
-		 * itself: it may only take a key's first (or stale) place */
-		bool ok2 = k2 && !(k1 && fresh(k1, now) && !xr_ep_equal(&k1->ep, &s->dst)) &&
-			   (!fresh(k2, now) || xr_ep_equal(&k2->ep, &s->src));
+	/* Decide both before changing either: each end vouches for the other.
+	 * s->dst is vouched for by the opposite key being where s->src is (or
+	 * having no fresh place); without the opposite key, only a first or
+	 * stale confirmation, or a refresh of the same address, is taken.
+	 * s->src is where the data came from, which proves nothing by itself:
+	 * it may only take a key's first (or stale) place. */
+	bool ok1 = k1 && (k2 ? !held_elsewhere(k2, &s->src, now) : !held_elsewhere(k1, &s->dst, now));
+	bool ok2 = k2 && !held_elsewhere(k1, &s->dst, now) && !held_elsewhere(k2, &s->src, now);
 
-		changed = ok1 && vouch(w, k1, &s->dst, s->created_ns);
-		if (ok2)
-			changed |= vouch(w, k2, &s->src, s->created_ns);
-	}
+	changed = ok1 && vouch(w, k1, &s->dst, s->created_ns);
+	if (ok2)
+		changed |= vouch(w, k2, &s->src, s->created_ns);
 	return changed;
 }
 

@@ -59,7 +59,8 @@ struct xr_wgs_out {
 	int n_install;
 	uint32_t idx[2];                 /* map keys (wire bytes as host u32) */
 	struct xr_session sess[2];
-	bool learned;                    /* an endpoint was confirmed or changed */
+	bool learned;                    /* always false: a handshake never confirms
+	                                  * an endpoint (xr_wgs_confirm_pair does) */
 };
 
 struct xr_wgs_stats {

@@ -22,6 +22,7 @@
 
 #include "bpfobj.h"
 #include "json.h"
+#include "wgstate.h"
 
 /* ---- text tables ----------------------------------------------------------------- */
 
@@ -193,19 +194,6 @@ static const char *tenant_name(const struct tenant_tab *tt, uint32_t id, char bu
 
 /* ---- formatting ---------------------------------------------------------------------- */
 
-static const char *endpoint_str(const struct xr_endpoint *e, char *buf, size_t len)
-{
-	char a[INET6_ADDRSTRLEN];
-
-	if (e->family == XR_AF_INET && inet_ntop(AF_INET, e->addr.a + 12, a, sizeof(a)))
-		snprintf(buf, len, "%s:%u", a, ntohs(e->port));
-	else if (e->family == XR_AF_INET6 && inet_ntop(AF_INET6, e->addr.a, a, sizeof(a)))
-		snprintf(buf, len, "[%s]:%u", a, ntohs(e->port));
-	else
-		return NULL;
-	return buf;
-}
-
 /* "100mbit", "1500kbit", "-" for unlimited (the config's own units). */
 static const char *rate_str(uint64_t v, const char *unit, char *buf, size_t len)
 {
@@ -227,6 +215,15 @@ static const char *rate_str(uint64_t v, const char *unit, char *buf, size_t len)
 struct fill {
 	long count, max;
 };
+
+static void json_fill(struct xr_json *j, const char *name, const char *count_key, struct fill f)
+{
+	xr_json_key(j, name);
+	xr_json_obj(j);
+	xr_json_ki64(j, count_key, f.count);
+	xr_json_ki64(j, "max", f.max);
+	xr_json_end(j);
+}
 
 #define MAX_LINKS 256
 
@@ -297,26 +294,10 @@ int ctl_status(const struct ctl *c)
 		xr_json_end(&j);
 		xr_json_key(&j, "maps");
 		xr_json_obj(&j);
-		xr_json_key(&j, "sessions");
-		xr_json_obj(&j);
-		xr_json_ki64(&j, "count", sess.count);
-		xr_json_ki64(&j, "max", sess.max);
-		xr_json_end(&j);
-		xr_json_key(&j, "tenants");
-		xr_json_obj(&j);
-		xr_json_ki64(&j, "active", ten.count);
-		xr_json_ki64(&j, "max", ten.max);
-		xr_json_end(&j);
-		xr_json_key(&j, "hsrate");
-		xr_json_obj(&j);
-		xr_json_ki64(&j, "count", hs.count);
-		xr_json_ki64(&j, "max", hs.max);
-		xr_json_end(&j);
-		xr_json_key(&j, "allow");
-		xr_json_obj(&j);
-		xr_json_ki64(&j, "count", allow.count);
-		xr_json_ki64(&j, "max", allow.max);
-		xr_json_end(&j);
+		json_fill(&j, "sessions", "count", sess);
+		json_fill(&j, "tenants", "active", ten);
+		json_fill(&j, "hsrate", "count", hs);
+		json_fill(&j, "allow", "count", allow);
 		xr_json_end(&j);
 		xr_json_kstr(&j, "xrelayd_socket", c->socket);
 		xr_json_key(&j, "xrelayd");
@@ -593,7 +574,7 @@ int ctl_sessions(const struct ctl *c)
 		const struct xr_session *s = &rows[i].s;
 		char name[XR_TENANT_NAME_LEN + 1], ep[INET6_ADDRSTRLEN + 16], tag[2 * XR_WG_TAG_LEN + 1];
 		const char *tname = tenant_name(&tt, s->tenant_id, name);
-		const char *dst = endpoint_str(&s->dst, ep, sizeof(ep));
+		const char *dst = s->dst.family ? xr_ep_str(&s->dst, ep, sizeof(ep)) : NULL;
 		bool has_tag = tag_hex(s->key_tag, tag);
 		bool has_age = s->created_ns && s->created_ns <= now;
 		bool has_idle = s->last_ns && s->last_ns <= now;

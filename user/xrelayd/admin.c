@@ -15,29 +15,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "log.h"
 #include "xrelayd.h"
 
 static void admin_accept_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe);
-
-static void json_str(char *out, size_t len, const char *s)
-{
-	size_t n = 0;
-
-	for (; *s && n + 7 < len; s++) {
-		unsigned char c = *s;
-
-		if (c == '"' || c == '\\') {
-			out[n++] = '\\';
-			out[n++] = c;
-		} else if (c < 0x20) {
-			n += snprintf(out + n, len - n, "\\u%04x", c);
-		} else {
-			out[n++] = c;
-		}
-	}
-	out[n] = '\0';
-}
 
 static void arm_accept(struct relay *r)
 {
@@ -109,48 +91,89 @@ static void reply(struct admin_conn *c, const char *s)
 	}
 }
 
+/* Replies are built with the shared JSON writer into memory, then sent. */
+static FILE *reply_open(struct xr_json *j, char **buf, size_t *len)
+{
+	FILE *f = open_memstream(buf, len);
+
+	if (f)
+		xr_json_init(j, f, false);
+	return f;
+}
+
+static void reply_send(struct admin_conn *c, struct xr_json *j, FILE *f, char *buf)
+{
+	int bad = xr_json_finish(j);
+
+	fputc('\n', f);
+	fclose(f);
+	reply(c, bad ? "{\"ok\":false,\"error\":\"could not build the reply\"}\n" : buf);
+	free(buf);
+}
+
 static void do_status(struct admin_conn *c)
 {
 	struct relay *r = c->r;
 	const struct xr_wgs_stats *w = xr_wgs_stats(r->wgs);
-	char out[4096], cfg[512];
+	struct xr_json j;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = reply_open(&j, &buf, &len);
 
-	json_str(cfg, sizeof(cfg), r->cfg_path);
-	snprintf(out, sizeof(out),
-		 "{\"ok\":true,\"version\":\"%s\",\"pid\":%d,\"uptime_s\":%llu,\"config\":\"%s\","
-		 "\"tenants\":%d,\"wireguard_sockets\":%d,"
-		 "\"handshakes\":{\"initiations\":%llu,\"responses\":%llu,\"cookies\":%llu,"
-		 "\"forwarded\":%llu,\"sessions_installed\":%llu,\"dropped_no_key\":%llu,"
-		 "\"dropped_no_endpoint\":%llu,\"dropped_no_pending\":%llu,\"dropped_bad_source\":%llu,"
-		 "\"dropped_not_allowed\":%llu,\"dropped_malformed\":%llu},"
-		 "\"slowpath\":{\"forwarded\":%llu,\"dropped\":%llu},\"send_errors\":%llu,"
-		 "\"sessions_expired\":%llu,\"reloads\":%llu,\"reload_failures\":%llu}\n",
-		 XRELAYD_VERSION, (int)getpid(),
-		 (unsigned long long)((now_ns() - r->start_ns) / 1000000000ull), cfg,
-		 r->cfg.n_tenants, r->n_wg,
-		 (unsigned long long)w->init, (unsigned long long)w->resp,
-		 (unsigned long long)w->cookie, (unsigned long long)w->forwarded,
-		 (unsigned long long)w->sessions_installed, (unsigned long long)w->no_key,
-		 (unsigned long long)w->no_endpoint, (unsigned long long)w->no_pending,
-		 (unsigned long long)w->bad_source, (unsigned long long)w->not_allowed,
-		 (unsigned long long)w->malformed,
-		 (unsigned long long)r->st.slowpath_fwd, (unsigned long long)r->st.slowpath_drop,
-		 (unsigned long long)r->st.send_errors, (unsigned long long)r->st.sessions_expired,
-		 (unsigned long long)r->st.reloads, (unsigned long long)r->st.reload_failures);
-	reply(c, out);
+	if (!f)
+		return;
+	xr_json_obj(&j);
+	xr_json_kbool(&j, "ok", true);
+	xr_json_kstr(&j, "version", XRELAYD_VERSION);
+	xr_json_ku64(&j, "pid", (uint64_t)getpid());
+	xr_json_ku64(&j, "uptime_s", (now_ns() - r->start_ns) / 1000000000ull);
+	xr_json_kstr(&j, "config", r->cfg_path);
+	xr_json_ku64(&j, "tenants", (uint64_t)r->cfg.n_tenants);
+	xr_json_ku64(&j, "wireguard_sockets", (uint64_t)r->n_wg);
+	xr_json_key(&j, "handshakes");
+	xr_json_obj(&j);
+	xr_json_ku64(&j, "initiations", w->init);
+	xr_json_ku64(&j, "responses", w->resp);
+	xr_json_ku64(&j, "cookies", w->cookie);
+	xr_json_ku64(&j, "forwarded", w->forwarded);
+	xr_json_ku64(&j, "sessions_installed", w->sessions_installed);
+	xr_json_ku64(&j, "dropped_no_key", w->no_key);
+	xr_json_ku64(&j, "dropped_no_endpoint", w->no_endpoint);
+	xr_json_ku64(&j, "dropped_no_pending", w->no_pending);
+	xr_json_ku64(&j, "dropped_bad_source", w->bad_source);
+	xr_json_ku64(&j, "dropped_not_allowed", w->not_allowed);
+	xr_json_ku64(&j, "dropped_malformed", w->malformed);
+	xr_json_end(&j);
+	xr_json_key(&j, "slowpath");
+	xr_json_obj(&j);
+	xr_json_ku64(&j, "forwarded", r->st.slowpath_fwd);
+	xr_json_ku64(&j, "dropped", r->st.slowpath_drop);
+	xr_json_end(&j);
+	xr_json_ku64(&j, "send_errors", r->st.send_errors);
+	xr_json_ku64(&j, "sessions_expired", r->st.sessions_expired);
+	xr_json_ku64(&j, "reloads", r->st.reloads);
+	xr_json_ku64(&j, "reload_failures", r->st.reload_failures);
+	xr_json_end(&j);
+	reply_send(c, &j, f, buf);
 }
 
 static void do_reload(struct admin_conn *c)
 {
-	char err[XR_CFG_ERR_LEN], e[2 * XR_CFG_ERR_LEN], out[3 * XR_CFG_ERR_LEN];
+	char err[XR_CFG_ERR_LEN];
+	struct xr_json j;
+	char *buf = NULL;
+	size_t len = 0;
+	bool ok = !relay_reload(c->r, err, sizeof(err));
+	FILE *f = reply_open(&j, &buf, &len);
 
-	if (relay_reload(c->r, err, sizeof(err))) {
-		json_str(e, sizeof(e), err);
-		snprintf(out, sizeof(out), "{\"ok\":false,\"error\":\"%s\"}\n", e);
-		reply(c, out);
+	if (!f)
 		return;
-	}
-	reply(c, "{\"ok\":true}\n");
+	xr_json_obj(&j);
+	xr_json_kbool(&j, "ok", ok);
+	if (!ok)
+		xr_json_kstr(&j, "error", err);
+	xr_json_end(&j);
+	reply_send(c, &j, f, buf);
 }
 
 static void conn_recv_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe)

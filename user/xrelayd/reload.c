@@ -98,19 +98,9 @@ static void allow_key(struct xr_allow_key *k, uint32_t id, const struct xr_cidr 
 	memcpy(k->addr.a, c->addr, 16);
 }
 
-static bool allow_wanted(const struct xr_relay_cfg *cfg, const uint32_t *ids,
-			 const struct xr_allow_key *k)
+static int allow_cmp(const void *a, const void *b)
 {
-	for (int t = 0; t < cfg->n_tenants; t++) {
-		for (int i = 0; i < cfg->tenants[t].n_allow; i++) {
-			struct xr_allow_key w;
-
-			allow_key(&w, ids[t], &cfg->tenants[t].allow[i]);
-			if (!memcmp(&w, k, sizeof(w)))
-				return true;
-		}
-	}
-	return false;
+	return memcmp(a, b, sizeof(struct xr_allow_key));
 }
 
 static void listen_key(struct xr_listen_key *k, const struct xr_sockaddr *sa)
@@ -178,7 +168,8 @@ int relay_apply_config(struct relay *r, struct xr_relay_cfg *nc, char *err, size
 	struct id_name *old = calloc(XR_MAX_TENANTS, sizeof(*old));
 	uint32_t *ids = calloc(nc->n_tenants ? nc->n_tenants : 1, sizeof(*ids));
 	uint8_t *used = calloc(XR_MAX_TENANTS, 1);
-	int n_old, rc = 0;
+	struct xr_allow_key *want = NULL;   /* the new allow entries, sorted */
+	int n_old, n_want = 0, rc = 0;
 
 	if (!old || !ids || !used) {
 		snprintf(err, errlen, "out of memory");
@@ -223,13 +214,22 @@ int relay_apply_config(struct relay *r, struct xr_relay_cfg *nc, char *err, size
 	}
 
 	/* 2. allow lists first, so a tenant never runs with a partial list */
+	for (int t = 0; t < nc->n_tenants; t++)
+		n_want += nc->tenants[t].n_allow;
+	want = calloc(n_want ? n_want : 1, sizeof(*want));
+	if (!want) {
+		snprintf(err, errlen, "out of memory");
+		rc = -ENOMEM;
+		goto out;
+	}
+	n_want = 0;
 	for (int t = 0; t < nc->n_tenants; t++) {
 		for (int i = 0; i < nc->tenants[t].n_allow; i++) {
-			struct xr_allow_key k;
+			struct xr_allow_key *k = &want[n_want++];
 			uint8_t one = 1;
 
-			allow_key(&k, ids[t], &nc->tenants[t].allow[i]);
-			if (bpf_map_update_elem(r->bpf.allow_fd, &k, &one, BPF_ANY)) {
+			allow_key(k, ids[t], &nc->tenants[t].allow[i]);
+			if (bpf_map_update_elem(r->bpf.allow_fd, k, &one, BPF_ANY)) {
 				snprintf(err, errlen, "allow list of '%s': %s", nc->tenants[t].name,
 					 strerror(errno));
 				rc = -errno;
@@ -237,6 +237,7 @@ int relay_apply_config(struct relay *r, struct xr_relay_cfg *nc, char *err, size
 			}
 		}
 	}
+	qsort(want, n_want, sizeof(*want), allow_cmp);
 	/* 3. tenant policies (each replaced atomically) */
 	for (int t = 0; t < nc->n_tenants; t++) {
 		struct xr_tenant v;
@@ -299,7 +300,7 @@ int relay_apply_config(struct relay *r, struct xr_relay_cfg *nc, char *err, size
 		while (dead && !bpf_map_get_next_key(r->bpf.allow_fd, prev, &next)) {
 			key = next;
 			prev = &key;
-			if (!allow_wanted(nc, ids, &key) && nd < XR_MAX_ALLOW)
+			if (!bsearch(&key, want, n_want, sizeof(*want), allow_cmp) && nd < XR_MAX_ALLOW)
 				dead[nd++] = key;
 		}
 		for (int i = 0; i < nd; i++)
@@ -321,6 +322,7 @@ out:
 	free(old);
 	free(ids);
 	free(used);
+	free(want);
 	return rc;
 }
 

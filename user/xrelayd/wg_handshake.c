@@ -128,28 +128,20 @@ static void send_to(struct relay *r, struct wg_sock *via, const struct xr_endpoi
 		local6 = NULL;
 	}
 	memset(ctl, 0, sizeof(ctl));
-	if (fam == AF_INET && local4) {
+	if ((fam == AF_INET && local4) || (fam == AF_INET6 && local6)) {
+		struct in_pktinfo pi4 = { .ipi_spec_dst = local4 ? local4->ipi_addr : (struct in_addr){ 0 } };
+		struct in6_pktinfo pi6 = { .ipi6_addr = local6 ? local6->ipi6_addr : in6addr_any };
+		const void *pi = fam == AF_INET ? (const void *)&pi4 : (const void *)&pi6;
+		size_t pl = fam == AF_INET ? sizeof(pi4) : sizeof(pi6);
 		struct cmsghdr *c;
-		struct in_pktinfo pi = { .ipi_spec_dst = local4->ipi_addr };
 
 		mh.msg_control = ctl;
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
+		mh.msg_controllen = CMSG_SPACE(pl);
 		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = IPPROTO_IP;
-		c->cmsg_type = IP_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
-	} else if (fam == AF_INET6 && local6) {
-		struct cmsghdr *c;
-		struct in6_pktinfo pi = { .ipi6_addr = local6->ipi6_addr };
-
-		mh.msg_control = ctl;
-		mh.msg_controllen = CMSG_SPACE(sizeof(pi));
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = IPPROTO_IPV6;
-		c->cmsg_type = IPV6_PKTINFO;
-		c->cmsg_len = CMSG_LEN(sizeof(pi));
-		memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+		c->cmsg_level = fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+		c->cmsg_type = fam == AF_INET ? IP_PKTINFO : IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(pl);
+		memcpy(CMSG_DATA(c), pi, pl);
 	}
 	if (sendmsg(s->fd, &mh, MSG_DONTWAIT) < 0) {
 		r->st.send_errors++;
@@ -204,7 +196,7 @@ static void slowpath(struct relay *r, struct wg_sock *s, const uint8_t *p, size_
 static void handle_datagram(struct relay *r, struct wg_sock *s, struct io_uring_recvmsg_out *out,
 			    int res)
 {
-	struct xr_endpoint src, dsts[XR_WGS_FANOUT];
+	struct xr_endpoint src;
 	const struct in6_pktinfo *l6 = NULL;
 	const struct in_pktinfo *l4 = NULL;
 	struct xr_wgs_out o;
@@ -237,11 +229,10 @@ static void handle_datagram(struct relay *r, struct wg_sock *s, struct io_uring_
 	/* Sessions go in before the response leaves, so the first data packet
 	 * the initiator sends already finds them. */
 	install_sessions(r, &o);
-	memcpy(dsts, o.dst, sizeof(dsts));
 	for (int i = 0; i < o.n_dst; i++) {
 		xr_dbg("handshake forwarded", "tenant=%s what=\"%s\" src=%s dst=%s", o.tenant, o.why,
-		       xr_ep_str(&src, a, sizeof(a)), xr_ep_str(&dsts[i], (char[80]){0}, 80));
-		send_to(r, s, &dsts[i], l6, l4, p, len);
+		       xr_ep_str(&src, a, sizeof(a)), xr_ep_str(&o.dst[i], (char[80]){0}, 80));
+		send_to(r, s, &o.dst[i], l6, l4, p, len);
 	}
 }
 
