@@ -113,6 +113,27 @@ struct {
 	__type(value, __u32);
 } xr_txports SEC(".maps");
 
+/* TLS passthrough accounting: userspace moves TCP bytes, so only xrelayd
+ * writes these; they live here to be created, pinned and BTF-typed with the
+ * rest.  tenant id -> counters (enum xr_tcp_counter); slot 0 is relay-wide. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XR_MAX_TENANTS);
+	__type(key, __u32);
+	__type(value, struct xr_tcp_stats);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xr_tcpstats SEC(".maps");
+
+/* flow id -> open TLS flow, refreshed by xrelayd once a second. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, XR_MAX_FLOWS);
+	__type(key, __u64);
+	__type(value, struct xr_flow);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xr_flows SEC(".maps");
+
 /* [0] -> ABI version of the pinned layout. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

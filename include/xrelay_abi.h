@@ -22,7 +22,7 @@
 #include <linux/types.h>
 #endif
 
-#define XR_ABI_VERSION 1
+#define XR_ABI_VERSION 2
 
 /* ---- pin layout --------------------------------------------------------- */
 #define XR_PIN_ROOT_DEFAULT "/sys/fs/bpf/xrelay"
@@ -104,6 +104,8 @@ enum xr_reason {
 #define XR_MAP_TXPORTS   "xr_txports"   /* devmap hash: ifindex -> ifindex */
 #define XR_MAP_META      "xr_meta"      /* array[1]: xr_meta */
 #define XR_MAP_NEXTHOP   "xr_nexthop"   /* lru hash: peer addr -> xr_nexthop */
+#define XR_MAP_TCPSTATS  "xr_tcpstats"  /* array: tenant id -> xr_tcp_stats (0: relay-wide) */
+#define XR_MAP_FLOWS     "xr_flows"     /* hash: flow id -> xr_flow (open TLS flows) */
 
 struct xr_counter {
 	__u64 packets;
@@ -237,6 +239,52 @@ struct xr_allow_key {
 	struct xr_addr addr;
 };
 
+/* ---- TLS passthrough accounting (written by xrelayd, read by xrelayctl) --
+ * Userspace owns the TCP path, so these maps are plain stores that the BPF
+ * object declares only so that they are created, pinned and BTF-typed with
+ * the rest: `bpftool map dump pinned <root>/xr_flows` names every field. */
+enum xr_tcp_counter {
+	XR_T_ACCEPTED = 0,   /* public TCP connections accepted */
+	XR_T_ROUTED,         /* joined with a data connection / fallback / control */
+	XR_T_UNKNOWN_SNI,    /* no tenant owns the name, no fallback */
+	XR_T_BAD_HELLO,      /* not TLS, malformed or oversize ClientHello */
+	XR_T_HELLO_TIMEOUT,  /* ClientHello incomplete at tls.hello_timeout */
+	XR_T_NO_AGENT,       /* owned name, no agent registered it */
+	XR_T_REFUSED_ALLOW,  /* source not in the tenant's allow list */
+	XR_T_REFUSED_RATE,   /* over limits.connections */
+	XR_T_DATA_TIMEOUT,   /* the agent brought no data connection in time */
+	XR_T_RESETS,         /* ended by a reset (either side, or agent lost) */
+	XR_T_ACTIVE,         /* open now (gauge) */
+	XR_T_BYTES_IN,       /* client -> service */
+	XR_T_BYTES_OUT,      /* service -> client */
+	XR_T_THROTTLED,      /* times a direction waited for limits.bandwidth */
+	XR_T_BUSY,           /* no ClientHello slot free (Kconfig XR_HELLO_SLOTS) */
+	XR_T_MAX,
+};
+
+struct xr_tcp_stats {
+	__u64 c[XR_T_MAX];
+};
+
+#define XR_FLOW_HOST_LEN 64   /* hostname as shown; longer names are cut */
+#define XR_AGENT_NAME_LEN 32
+
+struct xr_flow {
+	struct xr_endpoint client; /* public client */
+	__u32 tenant_id;
+	__u32 flags;               /* XR_FLOW_F_* */
+	__u32 pad;
+	__u64 started_ns;          /* CLOCK_MONOTONIC */
+	__u64 bytes_in;            /* client -> service */
+	__u64 bytes_out;           /* service -> client */
+	char host[XR_FLOW_HOST_LEN];
+	char agent[XR_AGENT_NAME_LEN];
+};
+#define XR_FLOW_F_HALF_IN   (1u << 0) /* client sent FIN */
+#define XR_FLOW_F_HALF_OUT  (1u << 1) /* service sent FIN */
+#define XR_FLOW_F_FALLBACK  (1u << 2) /* to tls.fallback */
+#define XR_FLOW_F_CONTROL   (1u << 3) /* agent control through :443 */
+
 struct xr_meta {
 	__u32 abi_version;
 	__u32 flags;
@@ -283,6 +331,8 @@ _Static_assert(sizeof(struct xr_tenant) == 96, "xr_tenant");
 _Static_assert(sizeof(struct xr_police) == 16, "xr_police");
 _Static_assert(sizeof(struct xr_meta) == 16, "xr_meta");
 _Static_assert(sizeof(struct xr_tenant_stats) == 32 + 8 * XR_R_MAX, "xr_tenant_stats");
+_Static_assert(sizeof(struct xr_tcp_stats) == 8 * XR_T_MAX, "xr_tcp_stats");
+_Static_assert(sizeof(struct xr_flow) == 152, "xr_flow");
 #endif
 
 #endif /* XRELAY_ABI_H */

@@ -155,6 +155,8 @@ static const struct {
 	{ XR_MAP_META, offsetof(struct xr_bpf, meta_fd) },
 	{ XR_MAP_PORTS, offsetof(struct xr_bpf, ports_fd) },
 	{ XR_MAP_NEXTHOP, offsetof(struct xr_bpf, nexthop_fd) },
+	{ XR_MAP_TCPSTATS, offsetof(struct xr_bpf, tcpstats_fd) },
+	{ XR_MAP_FLOWS, offsetof(struct xr_bpf, flows_fd) },
 };
 #define N_MAPS (sizeof(map_fds) / sizeof(map_fds[0]))
 

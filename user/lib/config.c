@@ -26,6 +26,7 @@
 #include "xrelay_config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <net/if.h>
 #include <stdarg.h>
@@ -883,6 +884,8 @@ static int relay_control(struct ctx *c, const yaml_node_t *n, struct xr_relay_cf
 			rc = cfg_listen(c, v, "control.listen", cfg->control_listen, &cfg->n_control_listen);
 		else if (!strcmp(key, "key"))
 			rc = cfg_path(c, v, "control.key", cfg->control_key);
+		else if (!strcmp(key, "hostname"))
+			rc = cfg_hostname(c, v, "control.hostname", cfg->control_hostname);
 		else
 			rc = unknown(c, k, key, "control");
 		if (rc)
@@ -912,7 +915,28 @@ static int relay_tls(struct ctx *c, const yaml_node_t *n, struct xr_relay_cfg *c
 			rc = cfg_listen(c, v, "tls.listen", cfg->tls_listen, &cfg->n_tls_listen);
 		else if (!strcmp(key, "fallback"))
 			rc = cfg_hostport(c, v, "tls.fallback", cfg->tls_fallback, host, &port);
-		else
+		else if (!strcmp(key, "hello_timeout")) {
+			const char *str;
+			uint64_t ms;
+
+			rc = get_str(c, v, "tls.hello_timeout", &str);
+			if (!rc && (xr_parse_duration_ms(str, &ms) || ms < 100 || ms > 600000))
+				rc = cerr(c, nline(v), "invalid value '%s' for 'tls.hello_timeout' "
+					  "(expected 100ms to 10m, like 5s)", str);
+			else if (!rc)
+				cfg->tls_hello_timeout_ms = (uint32_t)ms;
+		} else if (!strcmp(key, "mover")) {
+			const char *str;
+
+			rc = get_str(c, v, "tls.mover", &str);
+			if (!rc && !strcmp(str, "uring"))
+				cfg->tls_mover = 0;
+			else if (!rc && !strcmp(str, "splice"))
+				cfg->tls_mover = 1;
+			else if (!rc)
+				rc = cerr(c, nline(v), "invalid value '%s' for 'tls.mover' (uring or splice)",
+					  str);
+		} else
 			rc = unknown(c, k, key, "tls");
 		if (rc)
 			return -1;
@@ -1436,6 +1460,10 @@ int xr_relay_cfg_parse(const char *name, const char *yaml, size_t len,
 	strcpy(cfg->admin_socket, "/run/xrelay/xrelayd.sock");
 	cfg->log_level = XR_LOG_INFO;
 	cfg->xdp_mode = 0;
+	cfg->tls_hello_timeout_ms = XR_TLS_HELLO_TIMEOUT_MS;
+#ifdef CONFIG_XR_SPLICE_PIPE
+	cfg->tls_mover = 1;
+#endif
 	if (err && errlen)
 		err[0] = '\0';
 	if (load_doc(&c, yaml, len, &doc))
@@ -1529,6 +1557,29 @@ static int agent_relays(struct ctx *c, const yaml_node_t *n, struct xr_agent_cfg
 	return 0;
 }
 
+/* tls.alpn: ["h2", "http/1.1"], in preference order. */
+static int service_alpn(struct ctx *c, const yaml_node_t *n, struct xr_agent_service *s)
+{
+	int rc = want_seq(c, n, "tls.alpn");
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	if (seq_len(n) > XR_CFG_MAX_ALPN)
+		return cerr(c, nline(n), "too many entries in 'tls.alpn' (max %d)", XR_CFG_MAX_ALPN);
+	for (int i = 0; i < seq_len(n); i++) {
+		yaml_node_t *it = seq_item(c, n, i);
+
+		if (!it || get_strcpy(c, it, "tls.alpn", s->alpn[s->n_alpn], sizeof(s->alpn[0])))
+			return -1;
+		for (const char *p = s->alpn[s->n_alpn]; *p; p++)
+			if (*p <= ' ' || *p > '~')
+				return cerr(c, nline(it), "invalid ALPN name '%s' in 'tls.alpn'",
+					    s->alpn[s->n_alpn]);
+		s->n_alpn++;
+	}
+	return 0;
+}
+
 static int service_tls(struct ctx *c, const yaml_node_t *n, struct xr_agent_service *s)
 {
 	int rc = want_map(c, n, "tls");
@@ -1545,6 +1596,8 @@ static int service_tls(struct ctx *c, const yaml_node_t *n, struct xr_agent_serv
 			rc = cfg_path(c, v, "tls.cert", s->tls_cert);
 		else if (!strcmp(key, "key"))
 			rc = cfg_path(c, v, "tls.key", s->tls_key);
+		else if (!strcmp(key, "alpn"))
+			rc = service_alpn(c, v, s);
 		else
 			rc = unknown(c, k, key, "services.tls");
 		if (rc)
@@ -1633,6 +1686,15 @@ static int agent_root(struct ctx *c, const yaml_node_t *n, struct xr_agent_cfg *
 			rc = agent_relays(c, relays = v, cfg);
 		} else if (!strcmp(key, "services")) {
 			rc = agent_services(c, v, cfg);
+		} else if (!strcmp(key, "pool")) {
+			rc = get_str(c, v, "pool", &s);
+			if (!rc && (!isdigit((unsigned char)*s) || strlen(s) > 3 ||
+				    (ms = strtoull(s, NULL, 10)) > XR_AGENT_POOL_MAX ||
+				    strspn(s, "0123456789") != strlen(s)))
+				rc = cerr(c, nline(v), "invalid value '%s' for 'pool' (0 to %d)", s,
+					  XR_AGENT_POOL_MAX);
+			else if (!rc)
+				cfg->pool = (uint32_t)ms;
 		} else if (!strcmp(key, "heartbeat")) {
 			rc = get_str(c, v, "heartbeat", &s);
 			if (!rc && (xr_parse_duration_ms(s, &ms) || ms < 100 || ms > 3600000))
@@ -1665,6 +1727,7 @@ int xr_agent_cfg_parse(const char *name, const char *yaml, size_t len,
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
 	cfg->heartbeat_ms = XR_AGENT_HEARTBEAT_MS;
+	cfg->pool = XR_AGENT_POOL;
 	if (err && errlen)
 		err[0] = '\0';
 	if (load_doc(&c, yaml, len, &doc))

@@ -74,6 +74,9 @@ struct xr_relay_cfg {
 	struct xr_sockaddr tls_listen[XR_CFG_MAX_LISTEN];
 	int n_tls_listen;
 	char tls_fallback[XR_CFG_HOST_LEN];   /* tls.fallback "host:port", "" if none */
+	uint32_t tls_hello_timeout_ms;        /* tls.hello_timeout, default 5 s */
+	int tls_mover;                        /* tls.mover: enum xr_mover (0 uring, 1 splice) */
+	char control_hostname[XR_CFG_HOST_LEN]; /* control.hostname: SNI of the control service on tls.listen */
 	struct xr_sockaddr wg_listen[XR_CFG_MAX_LISTEN];
 	int n_wg_listen;
 	char admin_socket[XR_CFG_PATH_LEN];   /* default "/run/xrelay/xrelayd.sock" */
@@ -112,6 +115,10 @@ const char *xr_sockaddr_str(const struct sockaddr *sa, char *buf, size_t len);
 /* ---- agent config --------------------------------------------------------- */
 
 #define XR_AGENT_HEARTBEAT_MS 5000  /* default `heartbeat:` */
+#define XR_AGENT_POOL         4     /* default `pool:` */
+#define XR_AGENT_POOL_MAX     64
+#define XR_CFG_MAX_ALPN       4
+#define XR_TLS_HELLO_TIMEOUT_MS 5000
 
 /* relays[]: a relay the agent dials out to. */
 struct xr_agent_relay {
@@ -131,6 +138,8 @@ struct xr_agent_service {
 	bool proxy_protocol;                /* proxy_protocol: v2 */
 	char tls_cert[XR_CFG_PATH_LEN];     /* tls.cert; "" = TLS passes through to target */
 	char tls_key[XR_CFG_PATH_LEN];      /* tls.key; set iff tls_cert is */
+	char alpn[XR_CFG_MAX_ALPN][16];     /* tls.alpn, preference order; none = http/1.1 */
+	int n_alpn;
 	int line;
 };
 
@@ -143,6 +152,7 @@ struct xr_agent_cfg {
 	struct xr_agent_service *services;  /* optional */
 	int n_services;
 	uint32_t heartbeat_ms;              /* heartbeat: "5s", "500ms", "1m"; 100 ms..1 h */
+	uint32_t pool;                      /* pool: warm data connections per relay, 0..64 */
 };
 
 /* Agent config: same conventions and error format as the relay config.

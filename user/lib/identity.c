@@ -169,51 +169,63 @@ cleanup:
 	return rc;
 }
 
-int xr_identity_pubkey(const char *path, char *line, size_t linelen,
-		       uint8_t raw[32], char *err, size_t errlen)
+void *xr_identity_load(const char *path, uint8_t raw[32], char *err, size_t errlen)
 {
 	EVP_PKEY *pkey = NULL;
 	uint8_t pub[32];
 	struct stat st;
 	FILE *f = NULL;
-	int fd, rc = -1;
+	int fd;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		return -1;
+		return NULL;
 	}
 	if (fstat(fd, &st)) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	if (mode_check(path, &st, err, errlen)) {
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	f = fdopen(fd, "r");
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		close(fd);
-		return -1;
+		return NULL;
 	}
 	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
+	fclose(f);
 	if (!pkey) {
 		ERR_clear_error();
 		snprintf(err, errlen, "%s: not a PEM private key (expected a file from xrelayctl keygen)",
 			 path);
-		goto cleanup;
+		return NULL;
 	}
-	if (raw_public(pkey, pub, path, err, errlen))
-		goto cleanup;
+	if (raw_public(pkey, pub, path, err, errlen)) {
+		EVP_PKEY_free(pkey);
+		return NULL;
+	}
+	if (raw)
+		memcpy(raw, pub, 32);
+	return pkey;
+}
+
+int xr_identity_pubkey(const char *path, char *line, size_t linelen,
+		       uint8_t raw[32], char *err, size_t errlen)
+{
+	uint8_t pub[32];
+	EVP_PKEY *pkey = xr_identity_load(path, pub, err, errlen);
+
+	if (!pkey)
+		return -1;
+	EVP_PKEY_free(pkey);
 	if (line)
 		xr_identity_format(pub, line, linelen);
 	if (raw)
 		memcpy(raw, pub, 32);
-	rc = 0;
-cleanup:
-	fclose(f);
-	EVP_PKEY_free(pkey);
-	return rc;
+	return 0;
 }

@@ -21,6 +21,10 @@ int xr_identity_keygen(const char *path, char *line, size_t linelen, char *err, 
  * (like OpenSSH); fills the identity line and optionally the raw key. */
 int xr_identity_pubkey(const char *path, char *line, size_t linelen,
 		       uint8_t raw[32], char *err, size_t errlen);
+/* Same checks; returns the private key as an EVP_PKEY * (caller frees
+ * with EVP_PKEY_free), or NULL with err set. */
+void *xr_identity_load(const char *path, uint8_t raw[32], char *err, size_t errlen);
+
 /* 0 if FILE is a regular file not accessible by group or others, else -1
  * with err "FILE: permissions 0644 are too open; chmod 600 FILE". */
 int xr_key_file_check(const char *path, char *err, size_t errlen);

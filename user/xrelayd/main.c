@@ -17,6 +17,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
+
+#include <bpf/bpf.h>
 
 #include "identity.h"
 #include "log.h"
@@ -44,6 +47,37 @@ static void usage(FILE *f)
 		"  -V, --version        print the version\n\n"
 		"Signals: SIGHUP reloads the config; SIGTERM/SIGINT stop (the data plane\n"
 		"keeps forwarding established sessions). Exit: 0 ok, 1 failure, 2 config.\n");
+}
+
+/* One socket per connection side: lift the soft fd limit to the hard one. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+/* TLS counters continue from the pinned map (gauges restart at zero); flows
+ * of a previous process are gone with its sockets. */
+static int tcp_adopt(struct relay *r)
+{
+	uint64_t next;
+
+	r->tcp = calloc(XR_MAX_TENANTS, sizeof(*r->tcp));
+	r->conn_gcra = calloc(XR_MAX_TENANTS, sizeof(*r->conn_gcra));
+	r->bw_gcra = calloc(XR_MAX_TENANTS, sizeof(*r->bw_gcra));
+	if (!r->tcp || !r->conn_gcra || !r->bw_gcra)
+		return -1;
+	for (uint32_t id = 0; id < XR_MAX_TENANTS; id++)
+		if (!bpf_map_lookup_elem(r->bpf.tcpstats_fd, &id, &r->tcp[id]))
+			r->tcp[id].c[XR_T_ACTIVE] = 0;
+	while (!bpf_map_get_next_key(r->bpf.flows_fd, NULL, &next))
+		if (bpf_map_delete_elem(r->bpf.flows_fd, &next))
+			break;
+	return 0;
 }
 
 static void sig_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe);
@@ -89,6 +123,9 @@ static void tick_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe 
 	struct relay *r = op->ctx;
 
 	wg_sweep(r);
+	front_sweep(r);
+	agents_sweep(r);
+	flows_flush(r);
 	if (!loop->stop)
 		arm_tick(r);
 }
@@ -188,7 +225,14 @@ int main(int argc, char **argv)
 	r->tick_op.cb = tick_cb;
 	r->tick_op.ctx = r;
 	arm_tick(r);
-	if (wg_open(r) || admin_open(r))
+	raise_nofile();
+	if (router_build(r, err, sizeof(err))) {
+		xr_err("cannot apply the config", "error=\"%s\"", err);
+		return 1;
+	}
+	if (tcp_adopt(r))
+		return 1;
+	if (wg_open(r) || admin_open(r) || agents_open(r) || front_open(r))
 		return 1;
 	xr_info("xrelayd started", "version=%s pin_root=%s tenants=%d pid=%d", XRELAYD_VERSION,
 		r->pin_root, r->cfg.n_tenants, (int)getpid());
@@ -196,6 +240,9 @@ int main(int argc, char **argv)
 	rc = xr_loop_run(&r->loop);
 	if (rc)
 		xr_err("event loop", "error=\"%s\"", strerror(-rc));
+	front_close(r);
+	agents_close(r);
+	flows_flush(r);
 	admin_close(r);
 	wg_close(r);
 	xr_loop_fini(&r->loop);

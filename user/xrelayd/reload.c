@@ -354,6 +354,9 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
 	/* wgstate points into the config: swap only after it was rebuilt */
 	xr_relay_cfg_free(&r->cfg);
 	r->cfg = nc;
+	if (router_build(r, err, sizeof(err)))
+		xr_err("routes not rebuilt", "error=\"%s\"", err);
+	agents_reload(r);
 	r->st.reloads++;
 	xr_log_set_level(r->cfg.log_level);
 	xr_info("config reloaded", "path=%s tenants=%d", r->cfg_path, r->cfg.n_tenants);
