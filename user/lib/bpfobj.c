@@ -49,6 +49,21 @@ static const char *const reason_names[XR_R_MAX] = {
 	[XR_R_DROP_ABORTED] = "drop_aborted",
 };
 
+const char *xr_tcp_counter_name(enum xr_tcp_counter c)
+{
+	static const char *const names[XR_T_MAX] = {
+		[XR_T_ACCEPTED] = "accepted", [XR_T_ROUTED] = "routed",
+		[XR_T_UNKNOWN_SNI] = "unknown_sni", [XR_T_BAD_HELLO] = "bad_hello",
+		[XR_T_HELLO_TIMEOUT] = "hello_timeout", [XR_T_NO_AGENT] = "no_agent",
+		[XR_T_REFUSED_ALLOW] = "refused_allow", [XR_T_REFUSED_RATE] = "refused_rate",
+		[XR_T_DATA_TIMEOUT] = "data_timeout", [XR_T_RESETS] = "resets",
+		[XR_T_ACTIVE] = "active", [XR_T_BYTES_IN] = "bytes_in", [XR_T_BYTES_OUT] = "bytes_out",
+		[XR_T_THROTTLED] = "throttled", [XR_T_BUSY] = "busy",
+	};
+
+	return c < XR_T_MAX && names[c] ? names[c] : "?";
+}
+
 const char *xr_reason_name(enum xr_reason r)
 {
 	return (unsigned)r < XR_R_MAX && reason_names[r] ? reason_names[r] : "unknown";

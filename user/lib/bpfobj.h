@@ -81,5 +81,7 @@ int xr_tstats_read(struct xr_bpf *b, uint32_t tid, struct xr_tenant_stats *out);
 long xr_map_count(int fd);
 /* Short names of reasons for JSON/text: "tx", "drop_unknown_index", ... */
 const char *xr_reason_name(enum xr_reason r);
+/* Names of the TLS counters (xr_tcpstats): "accepted", "unknown_sni", ... */
+const char *xr_tcp_counter_name(enum xr_tcp_counter c);
 
 #endif

@@ -389,6 +389,20 @@ static void text_drops(const struct xr_tenant_stats *ts, char *buf, size_t len)
 		snprintf(buf, len, "-");
 }
 
+/* "tcp": {...} of one slot of xr_tcpstats (0: relay-wide). */
+static void json_tcp(struct xr_json *j, struct xr_bpf *b, uint32_t id)
+{
+	struct xr_tcp_stats ts;
+
+	if (bpf_map_lookup_elem(b->tcpstats_fd, &id, &ts))
+		memset(&ts, 0, sizeof(ts));
+	xr_json_key(j, "tcp");
+	xr_json_obj(j);
+	for (int i = 0; i < XR_T_MAX; i++)
+		xr_json_ku64(j, xr_tcp_counter_name(i), ts.c[i]);
+	xr_json_end(j);
+}
+
 static void json_traffic(struct xr_json *j, const struct xr_tenant_stats *ts)
 {
 	xr_json_ku64(j, "rx_packets", ts->rx_packets);
@@ -437,6 +451,7 @@ int ctl_tenants(const struct ctl *c)
 			xr_json_ku64(&j, "conn_per_sec", tn->conn_per_sec);
 			xr_json_kbool(&j, "allow_list", tn->flags & XR_TENANT_F_ALLOWLIST);
 			json_traffic(&j, &ts);
+			json_tcp(&j, &b, id);
 			xr_json_end(&j);
 			continue;
 		}
@@ -640,20 +655,108 @@ cleanup:
 
 /* ---- flows --------------------------------------------------------------------------------- */
 
-/* TLS flows are not tracked yet: the verb exists so that scripts can rely on
- * it; it lists nothing. */
+struct flow_row {
+	uint64_t id;
+	struct xr_flow f;
+};
+
+static int flow_cmp(const void *a, const void *b)
+{
+	const struct flow_row *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* Open TLS flows from xr_flows (refreshed by xrelayd once a second). */
 int ctl_flows(const struct ctl *c)
 {
+	struct tenant_tab tt = {};
+	struct flow_row *rows = NULL;
+	uint64_t key, next, *prev = NULL, now = mono_ns();
+	size_t n = 0, cap = 0;
+	struct xr_bpf b;
+	int rc = CTL_FAIL;
+
+	if (open_maps(c, &b))
+		return CTL_FAIL;
+	if (tenants_load(&b, &tt))
+		goto cleanup;
+	while (!bpf_map_get_next_key(b.flows_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (n == cap) {
+			struct flow_row *nr = realloc(rows, (cap = cap ? cap * 2 : 64) * sizeof(*rows));
+
+			if (!nr)
+				goto cleanup;
+			rows = nr;
+		}
+		if (bpf_map_lookup_elem(b.flows_fd, &key, &rows[n].f))
+			continue;
+		rows[n++].id = key;
+	}
+	qsort(rows, n, sizeof(*rows), flow_cmp);
 	if (c->json) {
 		struct xr_json j;
 
 		xr_json_init(&j, stdout, c->pretty);
 		xr_json_arr(&j);
+		for (size_t i = 0; i < n; i++) {
+			const struct xr_flow *f = &rows[i].f;
+			char name[XR_TENANT_NAME_LEN + 1], ep[64], host[XR_FLOW_HOST_LEN + 1],
+			     agent[XR_AGENT_NAME_LEN + 1];
+
+			snprintf(host, sizeof(host), "%.*s", XR_FLOW_HOST_LEN, f->host);
+			snprintf(agent, sizeof(agent), "%.*s", XR_AGENT_NAME_LEN, f->agent);
+			xr_json_obj(&j);
+			xr_json_ku64(&j, "id", rows[i].id);
+			xr_json_kstr(&j, "tenant", f->tenant_id ? tenant_name(&tt, f->tenant_id, name) : NULL);
+			xr_json_ku64(&j, "tenant_id", f->tenant_id);
+			xr_json_kstr(&j, "hostname", host);
+			xr_json_kstr(&j, "client", xr_ep_str(&f->client, ep, sizeof(ep)));
+			xr_json_kstr(&j, "agent", agent[0] ? agent : NULL);
+			xr_json_ku64(&j, "age_s", now > f->started_ns ? (now - f->started_ns) / 1000000000ull : 0);
+			xr_json_ku64(&j, "bytes_in", f->bytes_in);
+			xr_json_ku64(&j, "bytes_out", f->bytes_out);
+			xr_json_kbool(&j, "client_fin", f->flags & XR_FLOW_F_HALF_IN);
+			xr_json_kbool(&j, "service_fin", f->flags & XR_FLOW_F_HALF_OUT);
+			xr_json_kstr(&j, "via", f->flags & XR_FLOW_F_FALLBACK ? "fallback" :
+				     f->flags & XR_FLOW_F_CONTROL ? "control" : "agent");
+			xr_json_end(&j);
+		}
 		xr_json_end(&j);
-		return xr_json_finish(&j) ? CTL_FAIL : CTL_OK;
+		rc = xr_json_finish(&j) ? CTL_FAIL : CTL_OK;
+		goto cleanup;
 	}
-	printf("TENANT  HOSTNAME  CLIENT  AGENT  BYTES_IN  BYTES_OUT  AGE_S\n");
-	return fflush(stdout) ? CTL_FAIL : CTL_OK;
+	{
+		static const char *const fh[] = { "ID", "TENANT", "HOSTNAME", "CLIENT", "AGENT", "BYTES_IN",
+						  "BYTES_OUT", "AGE_S" };
+		struct table t;
+
+		tbl_init(&t, "rllllrrr", fh);
+		for (size_t i = 0; i < n; i++) {
+			const struct xr_flow *f = &rows[i].f;
+			char name[XR_TENANT_NAME_LEN + 1], ep[64];
+
+			tbl_add(&t, "%llu", (unsigned long long)rows[i].id);
+			tbl_add(&t, "%s", f->tenant_id ? tenant_name(&tt, f->tenant_id, name) : "-");
+			tbl_add(&t, "%.*s", XR_FLOW_HOST_LEN, f->host[0] ? f->host : "-");
+			tbl_add(&t, "%s", xr_ep_str(&f->client, ep, sizeof(ep)));
+			tbl_add(&t, "%.*s", XR_AGENT_NAME_LEN, f->agent[0] ? f->agent : "-");
+			tbl_add(&t, "%llu", (unsigned long long)f->bytes_in);
+			tbl_add(&t, "%llu", (unsigned long long)f->bytes_out);
+			tbl_add(&t, "%llu", (unsigned long long)(now > f->started_ns ?
+				(now - f->started_ns) / 1000000000ull : 0));
+		}
+		if (tbl_print(&t, 0))
+			goto cleanup;
+	}
+	rc = fflush(stdout) ? CTL_FAIL : CTL_OK;
+cleanup:
+	free(rows);
+	free(tt.t);
+	xr_bpf_close(&b);
+	return rc;
 }
 
 /* ---- stats ----------------------------------------------------------------------------------- */
@@ -693,6 +796,7 @@ int ctl_stats(const struct ctl *c)
 			xr_json_end(&j);
 		}
 		xr_json_end(&j);
+		json_tcp(&j, &b, 0);
 		xr_json_key(&j, "tenants");
 		xr_json_arr(&j);
 		for (uint32_t id = 1; id < tt.n; id++) {
@@ -707,6 +811,7 @@ int ctl_stats(const struct ctl *c)
 			xr_json_ku64(&j, "id", id);
 			xr_json_kstr(&j, "name", tenant_name(&tt, id, name));
 			json_traffic(&j, &ts);
+			json_tcp(&j, &b, id);
 			xr_json_end(&j);
 		}
 		xr_json_end(&j);
@@ -759,6 +864,23 @@ int ctl_stats(const struct ctl *c)
 			tbl_add(&t, "%llu", (unsigned long long)ts.tx_packets);
 			tbl_add(&t, "%llu", (unsigned long long)ts.tx_bytes);
 			tbl_add(&t, "%s", drops);
+		}
+		if (tbl_print(&t, 0))
+			goto cleanup;
+	}
+	{
+		static const char *const th[] = { "TLS", "COUNT" };
+		struct xr_tcp_stats ts;
+		uint32_t zero = 0;
+		struct table t;
+
+		if (bpf_map_lookup_elem(b.tcpstats_fd, &zero, &ts))
+			memset(&ts, 0, sizeof(ts));
+		printf("\n");
+		tbl_init(&t, "lr", th);
+		for (int i = 0; i < XR_T_MAX; i++) {
+			tbl_add(&t, "%s", xr_tcp_counter_name(i));
+			tbl_add(&t, "%llu", (unsigned long long)ts.c[i]);
 		}
 		if (tbl_print(&t, 0))
 			goto cleanup;
