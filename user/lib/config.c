@@ -1538,6 +1538,8 @@ static int agent_relays(struct ctx *c, const yaml_node_t *n, struct xr_agent_cfg
 				rc = cfg_hostport(c, addr = v, "address", r->address, r->host, &r->port);
 			else if (!strcmp(key, "identity"))
 				rc = cfg_identity(c, ident = v, r->identity);
+			else if (!strcmp(key, "sni"))
+				rc = cfg_hostname(c, v, "sni", r->sni);
 			else
 				rc = unknown(c, k, key, "relays");
 			if (rc)

@@ -126,6 +126,8 @@ struct xr_agent_relay {
 	char host[XR_CFG_HOST_LEN];         /* host part, lower-cased, brackets stripped (for getaddrinfo) */
 	uint16_t port;
 	uint8_t identity[XR_IDENTITY_LEN];  /* the relay's pinned "xrelay-ed25519 <base64>" */
+	char sni[XR_CFG_HOST_LEN];          /* sni: name sent in the control TLS handshake ("" =
+					     * the address's host when it is a name) */
 	int line;
 };
 

@@ -175,8 +175,12 @@ static void conn_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe 
 		fail(rs, "out of memory");
 		return;
 	}
-	/* the relay's name in SNI: how its public TLS port recognises agents */
-	if (inet_pton(AF_INET, rs->cfg->host, &tmp) != 1 && inet_pton(AF_INET6, rs->cfg->host, &tmp) != 1)
+	/* the relay's name in SNI: how its public TLS port recognises agents
+	 * (control.hostname); `sni:` names it when the address is a literal */
+	if (rs->cfg->sni[0])
+		SSL_set_tlsext_host_name(rs->ssl, rs->cfg->sni);
+	else if (inet_pton(AF_INET, rs->cfg->host, &tmp) != 1 &&
+		 inet_pton(AF_INET6, rs->cfg->host, &tmp) != 1)
 		SSL_set_tlsext_host_name(rs->ssl, rs->cfg->host);
 	rs->state = RS_HANDSHAKE;
 	drive(rs);
