@@ -14,6 +14,15 @@
 
 #include "config.h"
 #include "identity.h"
+#include "pump.h"
+#include "xrelay_config.h"
+
+/* tls.mover when the config says nothing: the Kconfig choice XR_SPLICE */
+#ifdef CONFIG_XR_SPLICE_PIPE
+#define MOVER_DEFAULT XR_MOVER_SPLICE
+#else
+#define MOVER_DEFAULT XR_MOVER_URING
+#endif
 
 /* real keys: `wg genkey | wg pubkey`, and raw Ed25519 public keys */
 #define WG1 "68qyavwmMTXh00dMudx+/2JY1hHlZ/VvOX9MpX4Glwg="
@@ -182,6 +191,10 @@ static void test_relay_defaults(void)
 		CU_ASSERT_EQUAL(cfg.admin_metrics.len, 0);
 		CU_ASSERT_EQUAL(cfg.n_tenants, 0);
 		CU_ASSERT_STRING_EQUAL(cfg.pin_root, "");
+		CU_ASSERT_STRING_EQUAL(cfg.control_hostname, "");
+		CU_ASSERT_EQUAL(cfg.tls_hello_timeout_ms, XR_TLS_HELLO_TIMEOUT_MS);
+		CU_ASSERT_EQUAL(cfg.tls_hello_timeout_ms, 5000);
+		CU_ASSERT_EQUAL(cfg.tls_mover, MOVER_DEFAULT);
 		xr_relay_cfg_free(&cfg);
 	}
 }
@@ -408,6 +421,112 @@ static void test_relay_wrong_type(void)
 	relay_err("control:\n  listen: \"0.0.0.0:7443\"\n",
 		  "t.yaml:2: 'control' has 'listen' but no 'key'");
 	relay_err("bpf:\n  pin_root: fs/bpf\n", "t.yaml:2: 'bpf.pin_root' must be an absolute path");
+}
+
+/* control.hostname: the SNI that reaches the control service on tls.listen */
+static void test_relay_control_hostname(void)
+{
+	static const char y[] =
+		"control:\n"
+		"  listen: \"127.0.0.1:7443\"\n"
+		"  key: /k\n"
+		"  hostname: Relay.Example.COM\n"
+		"tenants:\n"
+		"  - name: lab\n"
+		"    hostnames: [dev.example.com]\n";
+	char err[XR_CFG_ERR_LEN];
+
+	CU_ASSERT_EQUAL_FATAL(xr_relay_cfg_parse("t.yaml", y, strlen(y), &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(cfg.control_hostname, "relay.example.com");
+	CU_ASSERT_EQUAL(cfg.n_control_listen, 1);
+	CU_ASSERT_EQUAL(cfg.n_tenants, 1);
+	xr_relay_cfg_free(&cfg);
+
+	/* the line is the value's, also when it is not the key's */
+	relay_err("control:\n  key: /k\n  hostname:\n    relay..example.com\n",
+		  "t.yaml:4: invalid hostname 'relay..example.com' in 'control.hostname'");
+	relay_err("control:\n  hostname: relay_1.example.com\n",
+		  "t.yaml:2: invalid hostname 'relay_1.example.com' in 'control.hostname'");
+	relay_err("control:\n  hostname: 192.0.2.1\n",
+		  "t.yaml:2: invalid hostname '192.0.2.1' in 'control.hostname'");
+	relay_err("control:\n  hostname: \"relay.example.com:443\"\n",
+		  "t.yaml:2: invalid hostname 'relay.example.com:443' in 'control.hostname'");
+	relay_err("control:\n  hostname: -relay.example.com\n",
+		  "t.yaml:2: invalid hostname '-relay.example.com' in 'control.hostname'");
+	relay_err("control:\n  hostname: \"\"\n", "t.yaml:2: empty value for 'control.hostname'");
+	relay_err("control:\n  hostname: [a.example.com]\n",
+		  "t.yaml:2: expected a string for 'control.hostname'");
+	/* the router tries it before the tenants: a tenant could never have it */
+#define CL "  listen: \"127.0.0.1:7443\"\n  key: /k\n"
+	relay_err(T0 "    hostnames: [relay.example.com]\ncontrol:\n" CL "  hostname: Relay.Example.com\n",
+		  "t.yaml:7: duplicate hostname 'relay.example.com' (first at line 3)");
+	relay_err("control:\n" CL "  hostname: relay.example.com\n" T0 "    hostnames: [RELAY.example.com]\n",
+		  "t.yaml:7: duplicate hostname 'relay.example.com' (first at line 4)");
+	/* the control service has one name: a wildcard could never match an SNI */
+	relay_err("control:\n" CL "  hostname: \"*.example.com\"\n",
+		  "t.yaml:4: invalid hostname '*.example.com' in 'control.hostname' (a plain name, no wildcard)");
+	/* a name for a service that is not there */
+	relay_err("control:\n  hostname: relay.example.com\n",
+		  "t.yaml:2: 'control' has 'hostname' but no 'listen'");
+#undef CL
+}
+
+static void test_relay_hello_timeout(void)
+{
+	static const struct { const char *s; uint32_t ms; } good[] = {
+		{ "5s", 5000 }, { "500ms", 500 }, { "2m", 120000 }, { "100ms", 100 }, { "10m", 600000 },
+		{ "0.1s", 100 }, { "1.5s", 1500 }, { "7", 7000 }, { "600s", 600000 },
+	};
+	static const char *const bad[] = {
+		"99ms", "0", "0s", "0.09s", "601s", "600001ms", "11m", "1h", "-5s", "soon", "5 parsecs",
+		"5ss", ".5s",
+	};
+	char y[128], want[256], err[XR_CFG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(y, sizeof(y), "tls:\n  hello_timeout: \"%s\"\n", good[i].s);
+		CU_ASSERT_EQUAL_FATAL(xr_relay_cfg_parse("t.yaml", y, strlen(y), &cfg, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cfg.tls_hello_timeout_ms, good[i].ms);
+		if (cfg.tls_hello_timeout_ms != good[i].ms)
+			fprintf(stderr, "\n  '%s' -> %u\n", good[i].s, cfg.tls_hello_timeout_ms);
+		xr_relay_cfg_free(&cfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(y, sizeof(y), "tls:\n  listen: \"0.0.0.0:443\"\n  hello_timeout: \"%s\"\n", bad[i]);
+		snprintf(want, sizeof(want), "t.yaml:3: invalid value '%s' for 'tls.hello_timeout' "
+			 "(expected 100ms to 10m, like 5s)", bad[i]);
+		relay_err(y, want);
+	}
+	relay_err("tls:\n  hello_timeout: \"\"\n", "t.yaml:2: empty value for 'tls.hello_timeout'");
+	relay_err("tls:\n  hello_timeout: {s: 5}\n", "t.yaml:2: expected a string for 'tls.hello_timeout'");
+	relay_err("tls:\n  hello_timeout: 5s\n  hello_timeout: 6s\n",
+		  "t.yaml:3: duplicate key 'hello_timeout' (first at line 2)");
+}
+
+static void test_relay_mover(void)
+{
+	static const char *const y[] = { "tls:\n  mover: uring\n", "tls:\n  mover: splice\n",
+					 "tls:\n  listen: \"0.0.0.0:443\"\n" };
+	static const int want[] = { XR_MOVER_URING, XR_MOVER_SPLICE, MOVER_DEFAULT };
+	char err[XR_CFG_ERR_LEN];
+
+	CU_ASSERT_EQUAL(XR_MOVER_URING, 0);
+	CU_ASSERT_EQUAL(XR_MOVER_SPLICE, 1);
+	for (size_t i = 0; i < sizeof(y) / sizeof(y[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(xr_relay_cfg_parse("t.yaml", y[i], strlen(y[i]), &cfg, err,
+							 sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cfg.tls_mover, want[i]);
+		xr_relay_cfg_free(&cfg);
+	}
+	relay_err("tls:\n  mover: x\n", "t.yaml:2: invalid value 'x' for 'tls.mover' (uring or splice)");
+	relay_err("tls:\n  mover: Splice\n",
+		  "t.yaml:2: invalid value 'Splice' for 'tls.mover' (uring or splice)");
+	relay_err("tls:\n  mover: sockmap\n",
+		  "t.yaml:2: invalid value 'sockmap' for 'tls.mover' (uring or splice)");
+	relay_err("tls:\n  mover: 1\n", "t.yaml:2: invalid value '1' for 'tls.mover' (uring or splice)");
+	relay_err("tls:\n  mover: \"\"\n", "t.yaml:2: empty value for 'tls.mover'");
+	relay_err("tls:\n  mover: [splice]\n", "t.yaml:2: expected a string for 'tls.mover'");
+	relay_err("tls:\n  mover: splice\n  movers: uring\n", "t.yaml:3: unknown key 'movers' in tls");
 }
 
 /* ---- value parsers ---- */
@@ -660,6 +779,8 @@ static void test_agent_full(void)
 	static const char min[] = "name: a\nkey: k\nrelays: [{address: \"r:1\", identity: \"" ID1 "\"}]\n";
 	CU_ASSERT_EQUAL_FATAL(xr_agent_cfg_parse("a.yaml", min, strlen(min), &acfg, err, sizeof(err)), 0);
 	CU_ASSERT_EQUAL(acfg.heartbeat_ms, XR_AGENT_HEARTBEAT_MS);
+	CU_ASSERT_EQUAL(acfg.pool, XR_AGENT_POOL);
+	CU_ASSERT_EQUAL(acfg.pool, 4);
 	CU_ASSERT_EQUAL(acfg.n_services, 0);
 	xr_agent_cfg_free(&acfg);
 }
@@ -706,6 +827,115 @@ static void test_agent_errors(void)
 		  "a.yaml:6: duplicate relay 'r.example.com:7443' (first at line 4)");
 	agent_err(A0 "heartbeat: 0s\n",
 		  "a.yaml:6: invalid value '0s' for 'heartbeat' (expected 100ms to 1h, like 5s)");
+}
+
+static void test_agent_pool(void)
+{
+	static const struct { const char *s; uint32_t v; } good[] = {
+		{ "0", 0 }, { "64", 64 }, { "1", 1 }, { "8", 8 }, { "\"16\"", 16 },
+	};
+	static const char *const bad[] = { "65", "-1", "abc", "1.5", "0x10", "100", "1000", "+4", "4k" };
+	char y[256], want[256], err[XR_CFG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		snprintf(y, sizeof(y), A0 "pool: %s\n", good[i].s);
+		CU_ASSERT_EQUAL_FATAL(xr_agent_cfg_parse("a.yaml", y, strlen(y), &acfg, err, sizeof(err)), 0);
+		CU_ASSERT_EQUAL(acfg.pool, good[i].v);
+		xr_agent_cfg_free(&acfg);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(y, sizeof(y), A0 "pool: %s\n", bad[i]);
+		snprintf(want, sizeof(want), "a.yaml:6: invalid value '%s' for 'pool' (0 to 64)", bad[i]);
+		agent_err(y, want);
+	}
+	/* the value's line, before the missing name is noticed */
+	agent_err("pool:\n  65\n", "a.yaml:2: invalid value '65' for 'pool' (0 to 64)");
+	agent_err(A0 "pool: \"\"\n", "a.yaml:6: empty value for 'pool'");
+	agent_err(A0 "pool: [4]\n", "a.yaml:6: expected a string for 'pool'");
+	agent_err(A0 "pool: 4\npool: 5\n", "a.yaml:7: duplicate key 'pool' (first at line 6)");
+}
+
+/* relays[].sni: a plain name to send, not a name routed (so not a duplicate) */
+static void test_agent_sni(void)
+{
+	static const char y[] = "name: vm1\nkey: /k\nrelays:\n"
+		"  - address: \"192.0.2.1:443\"\n    identity: \"" ID1 "\"\n    sni: Relay.Example.com\n"
+		"  - address: \"192.0.2.2:443\"\n    identity: \"" ID2 "\"\n    sni: relay.example.com\n"
+		"services:\n  - {hostname: relay.example.com, target: \"127.0.0.1:80\"}\n";
+	char err[XR_CFG_ERR_LEN];
+
+	CU_ASSERT_EQUAL_FATAL(xr_agent_cfg_parse("a.yaml", y, strlen(y), &acfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(acfg.relays[0].sni, "relay.example.com");
+	CU_ASSERT_STRING_EQUAL(acfg.relays[1].sni, "relay.example.com");
+	xr_agent_cfg_free(&acfg);
+	agent_err(A0 "    sni: \"*.example.com\"\n",
+		  "a.yaml:6: invalid hostname '*.example.com' in 'sni' (a plain name, no wildcard)");
+	agent_err(A0 "    sni: a..b\n", "a.yaml:6: invalid hostname 'a..b' in 'sni' (a plain name, no wildcard)");
+}
+
+/* a service that terminates TLS; ALPN lines follow from line 12 */
+#define S0 A0 "services:\n  - hostname: a.example.com\n    target: \"127.0.0.1:80\"\n" \
+	   "    tls:\n      cert: /c\n      key: /k\n"
+
+static void test_agent_alpn(void)
+{
+	static const char y[] = S0 "      alpn: [h2, \"http/1.1\"]\n"
+		"  - hostname: b.example.com\n    target: \"127.0.0.1:81\"\n"
+		"    tls: {cert: /c, key: /k}\n"
+		"  - hostname: c.example.com\n    target: \"127.0.0.1:82\"\n"
+		"    tls:\n      alpn:\n        - acme-tls/1\n        - h2\n        - http/1.1\n"
+		"        - \"spdy/3.1\"\n      cert: /c\n      key: /k\n"
+		"  - hostname: d.example.com\n    target: \"127.0.0.1:83\"\n"
+		"    tls: {cert: /c, key: /k, alpn: []}\n";
+	char err[XR_CFG_ERR_LEN];
+	const struct xr_agent_service *s;
+
+	CU_ASSERT_EQUAL_FATAL(xr_agent_cfg_parse("a.yaml", y, strlen(y), &acfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL_FATAL(acfg.n_services, 4);
+	s = &acfg.services[0];
+	CU_ASSERT_EQUAL_FATAL(s->n_alpn, 2);
+	CU_ASSERT_STRING_EQUAL(s->alpn[0], "h2");
+	CU_ASSERT_STRING_EQUAL(s->alpn[1], "http/1.1");
+	CU_ASSERT_STRING_EQUAL(s->tls_cert, "/c");
+	CU_ASSERT_EQUAL(acfg.services[1].n_alpn, 0);      /* none: http/1.1 */
+	s = &acfg.services[2];
+	CU_ASSERT_EQUAL_FATAL(s->n_alpn, XR_CFG_MAX_ALPN);
+	CU_ASSERT_STRING_EQUAL(s->alpn[0], "acme-tls/1");
+	CU_ASSERT_STRING_EQUAL(s->alpn[1], "h2");
+	CU_ASSERT_STRING_EQUAL(s->alpn[2], "http/1.1");
+	CU_ASSERT_STRING_EQUAL(s->alpn[3], "spdy/3.1");
+	CU_ASSERT_STRING_EQUAL(s->tls_key, "/k");
+	CU_ASSERT_EQUAL(acfg.services[3].n_alpn, 0);
+	xr_agent_cfg_free(&acfg);
+
+	/* 15 bytes fit in alpn[16] */
+	static const char y15[] = S0 "      alpn: [\"abcdefghijklmno\"]\n";
+	CU_ASSERT_EQUAL_FATAL(xr_agent_cfg_parse("a.yaml", y15, strlen(y15), &acfg, err, sizeof(err)), 0);
+	CU_ASSERT_STRING_EQUAL(acfg.services[0].alpn[0], "abcdefghijklmno");
+	xr_agent_cfg_free(&acfg);
+
+	agent_err(S0 "      alpn: [h2, http/1.1, h3, \"spdy/3.1\", acme-tls/1]\n",
+		  "a.yaml:12: too many entries in 'tls.alpn' (max 4)");
+	agent_err(S0 "      alpn:\n        - a\n        - b\n        - c\n        - d\n        - e\n",
+		  "a.yaml:13: too many entries in 'tls.alpn' (max 4)");
+	agent_err(S0 "      alpn:\n        - h2\n        - \"http 1.1\"\n",
+		  "a.yaml:14: invalid ALPN name 'http 1.1' in 'tls.alpn'");
+	agent_err(S0 "      alpn: [\"h2\\t\"]\n", "a.yaml:12: invalid ALPN name 'h2\t' in 'tls.alpn'");
+	agent_err(S0 "      alpn: [\"h\xc3\xa9" "2\"]\n",
+		  "a.yaml:12: invalid ALPN name 'h\xc3\xa9" "2' in 'tls.alpn'");
+	agent_err(S0 "      alpn: [\"abcdefghijklmnop\"]\n",
+		  "a.yaml:12: value of 'tls.alpn' is too long (max 15 bytes)");
+	agent_err(S0 "      alpn: [h2, \"\"]\n", "a.yaml:12: empty value for 'tls.alpn'");
+	agent_err(S0 "      alpn: [[h2]]\n", "a.yaml:12: expected a string for 'tls.alpn'");
+	agent_err(S0 "      alpn: h2\n", "a.yaml:12: expected a list for 'tls.alpn'");
+	agent_err(S0 "      alpn: {h2: 1}\n", "a.yaml:12: expected a list for 'tls.alpn'");
+	agent_err(S0 "      alpm: [h2]\n", "a.yaml:12: unknown key 'alpm' in services.tls");
+	agent_err(S0 "      alpn: [h2]\n      alpn: [h2]\n",
+		  "a.yaml:13: duplicate key 'alpn' (first at line 12)");
+	/* ALPN is offered by the agent's own TLS: it needs cert and key */
+	agent_err(A0 "services:\n  - hostname: a.example.com\n    target: \"127.0.0.1:80\"\n"
+		  "    tls:\n      alpn: [h2]\n",
+		  "a.yaml:10: 'tls' needs both 'cert' and 'key'");
 }
 
 static void test_load_files(void)
@@ -769,6 +999,9 @@ int xr_register_config(void)
 		{ "relay: malformed identity", test_relay_bad_identity },
 		{ "relay: malformed WireGuard key", test_relay_bad_wg_key },
 		{ "relay: wrong types", test_relay_wrong_type },
+		{ "relay: control.hostname", test_relay_control_hostname },
+		{ "relay: tls.hello_timeout", test_relay_hello_timeout },
+		{ "relay: tls.mover", test_relay_mover },
 		{ "parse: sockaddr", test_parse_sockaddr },
 		{ "parse: sockaddr_str", test_sockaddr_str },
 		{ "parse: cidr", test_parse_cidr },
@@ -779,6 +1012,9 @@ int xr_register_config(void)
 		{ "parse: host:port", test_parse_hostport },
 		{ "agent: full config", test_agent_full },
 		{ "agent: errors", test_agent_errors },
+		{ "agent: pool", test_agent_pool },
+		{ "agent: relays sni", test_agent_sni },
+		{ "agent: services tls.alpn", test_agent_alpn },
 		{ "load from files", test_load_files },
 	};
 	CU_pSuite s = CU_add_suite("config", NULL, NULL);

@@ -686,6 +686,21 @@ static int cfg_identity(struct ctx *c, const yaml_node_t *v, uint8_t out[XR_IDEN
 	return 0;
 }
 
+/* A concrete host name (no wildcard), not entered in the duplicate set:
+ * names this side calls itself or sends, not names it routes. */
+static int cfg_plain_hostname(struct ctx *c, const yaml_node_t *v, const char *key,
+			      char out[XR_CFG_HOST_LEN])
+{
+	const char *s;
+
+	if (get_str(c, v, key, &s))
+		return -1;
+	if (xr_parse_hostname(s, out) || out[0] == '*')
+		return cerr(c, nline(v), "invalid hostname '%s' in '%s' (a plain name, no wildcard)",
+			    s, key);
+	return 0;
+}
+
 static int cfg_hostname(struct ctx *c, const yaml_node_t *v, const char *key, char out[XR_CFG_HOST_LEN])
 {
 	const char *s;
@@ -884,8 +899,13 @@ static int relay_control(struct ctx *c, const yaml_node_t *n, struct xr_relay_cf
 			rc = cfg_listen(c, v, "control.listen", cfg->control_listen, &cfg->n_control_listen);
 		else if (!strcmp(key, "key"))
 			rc = cfg_path(c, v, "control.key", cfg->control_key);
-		else if (!strcmp(key, "hostname"))
+		else if (!strcmp(key, "hostname")) {
+			/* a plain name, but in the duplicate set: no tenant may own it */
 			rc = cfg_hostname(c, v, "control.hostname", cfg->control_hostname);
+			if (!rc && cfg->control_hostname[0] == '*')
+				rc = cerr(c, nline(v), "invalid hostname '%s' in 'control.hostname' "
+					  "(a plain name, no wildcard)", cfg->control_hostname);
+		}
 		else
 			rc = unknown(c, k, key, "control");
 		if (rc)
@@ -894,6 +914,8 @@ static int relay_control(struct ctx *c, const yaml_node_t *n, struct xr_relay_cf
 	/* the relay proves itself to agents with this key */
 	if (cfg->n_control_listen && !cfg->control_key[0])
 		return cerr(c, nline(n), "'control' has 'listen' but no 'key'");
+	if (cfg->control_hostname[0] && !cfg->n_control_listen)
+		return cerr(c, nline(n), "'control' has 'hostname' but no 'listen'");
 	return 0;
 }
 
@@ -1539,7 +1561,7 @@ static int agent_relays(struct ctx *c, const yaml_node_t *n, struct xr_agent_cfg
 			else if (!strcmp(key, "identity"))
 				rc = cfg_identity(c, ident = v, r->identity);
 			else if (!strcmp(key, "sni"))
-				rc = cfg_hostname(c, v, "sni", r->sni);
+				rc = cfg_plain_hostname(c, v, "sni", r->sni);
 			else
 				rc = unknown(c, k, key, "relays");
 			if (rc)

@@ -160,7 +160,7 @@ void slot_put(struct relay *r, struct hello_slot *s)
 		return;
 	r->slots_used--;
 	/* keep a handful for the next clients, give the rest back */
-	if (r->slots_used < 64) {
+	if (r->slots_used < 8) {
 		s->next_free = r->slots_free;
 		r->slots_free = s;
 	} else {
