@@ -34,6 +34,10 @@ TLS_HELLO_TIMEOUT=${TLS_HELLO_TIMEOUT:-3}
 # optional relay.yaml keys, set before tls_relay_config
 TLS_FALLBACK=${TLS_FALLBACK:-}
 TLS_CONTROL_HOSTNAME=${TLS_CONTROL_HOSTNAME:-}
+TLS_MOVER=${TLS_MOVER:-}
+# XR_LOG_LEVEL=debug: xrelayd's log.level, and agents run with -v (to see
+# why a test failed)
+XR_LOG_LEVEL=${XR_LOG_LEVEL:-}
 AGENT_USER=nobody
 AGENT_GROUP=nogroup
 
@@ -282,7 +286,7 @@ tls_tenant() {
 
 # tls_relay_config TENANT_BLOCK... : $XR_RELAY_CONF with control on :7443 and
 # public TLS on :443 (both families), TLS_FALLBACK / TLS_CONTROL_HOSTNAME /
-# TLS_HELLO_TIMEOUT when set
+# TLS_HELLO_TIMEOUT / TLS_MOVER when set
 tls_relay_config() {
 	tls_relay_key
 	{
@@ -295,10 +299,12 @@ tls_relay_config() {
 		echo "  listen: [\"$RELAY4:443\", \"[$RELAY6]:443\"]"
 		echo "  hello_timeout: ${TLS_HELLO_TIMEOUT}s"
 		[ -n "$TLS_FALLBACK" ] && echo "  fallback: \"$TLS_FALLBACK\""
+		[ -n "$TLS_MOVER" ] && echo "  mover: $TLS_MOVER"
 		echo "admin:"
 		echo "  socket: $XR_SOCK"
 		echo "bpf:"
 		echo "  pin_root: $XR_PIN"
+		[ -n "$XR_LOG_LEVEL" ] && printf 'log:\n  level: %s\n' "$XR_LOG_LEVEL"
 		echo "tenants:"
 		printf '%s\n' "$@"
 	} >"$XR_RELAY_CONF"
@@ -357,6 +363,7 @@ tls_agent_config() {
 tls_agent_start() {
 	local name=$1 ns=$2 d n st
 	local run=(setpriv --reuid="$AGENT_USER" --regid="$AGENT_GROUP" --clear-groups "$XR_AGENT")
+	[ "$XR_LOG_LEVEL" = debug ] && run+=(-v)
 	d=$(agent_dir "$name")
 	if [ -n "${AGENT_HOSTS:-}" ]; then
 		# shellcheck disable=SC2016 # expanded by the inner sh
@@ -381,6 +388,13 @@ tls_agent_start() {
 		sed 's/^/#   /' "${AGENT_LOG[$name]}" >&2
 		return 1
 	fi
+}
+
+# pid_alive PID : the process this run started with that PID still runs
+pid_alive() {
+	local st
+	st=$(awk -v p="$1" '$1 == p { print $2 }' "$XR_STATE/pids" | tail -n1)
+	[ -n "$st" ] && xr_alive "$1" "$st"
 }
 
 # tls_agent_stop NAME [SIGNAL]
@@ -417,6 +431,10 @@ wait_route() {
 	name_is "$1" "$2" "$3"   # once more, loudly
 }
 
+# out_is WANT CMD... : CMD prints exactly WANT (for wait_for, which would
+# otherwise see a $(...) expanded once)
+out_is() { [ "$("${@:2}")" = "$1" ]; }
+
 # ms_now : monotonic-enough milliseconds
 ms_now() { echo $(( $(date +%s%N) / 1000000 )); }
 
@@ -428,6 +446,22 @@ stat_n() { num "$(stats_get "$1" 2>/dev/null)"; }
 # tcp_n KEY [TENANT] : relay-wide (or the tenant's) "tcp" counter
 tcp_n() {
 	if [ -n "${2:-}" ]; then stat_n "tenant.$2.tcp.$1"; else stat_n "tcp.$1"; fi
+}
+
+# xrelayd writes the tcp counters and the flows to their pinned maps once a
+# second (user/xrelayd/pairing.c): a reading lags by up to a second.
+# tcp_settle : wait out one write, so that what happened before is counted
+tcp_settle() { sleep 1.2; }
+# tcp_wait KEY TENANT MIN [TIMEOUT] : poll until the counter (TENANT "" =
+# relay-wide) reaches MIN, 5 s at most; prints the last value read
+tcp_wait() {
+	local v deadline=$((SECONDS + ${4:-5}))
+	while :; do
+		v=$(tcp_n "$1" "$2")
+		[ "$v" -ge "$3" ] && { echo "$v"; return 0; }
+		[ $SECONDS -ge $deadline ] && { echo "$v"; return 1; }
+		sleep 0.2
+	done
 }
 
 # flows_count [HOSTNAME [CLIENT_SUBSTRING]] : open flows in `xrelayctl -j
@@ -451,6 +485,23 @@ for f in d:
 print(n)' "$@"
 }
 flows_has() { [ "$(flows_count "$@")" -ge 1 ]; }
+# flow_field HOSTNAME FIELD : the largest FIELD (a number) among the open
+# flows of HOSTNAME, 0 if none
+flow_field() {
+	xrctl -j flows 2>/dev/null | "$XR_PY" -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    d = []
+if isinstance(d, dict):
+    d = d.get("flows", [])
+print(max([int(f.get(sys.argv[2], 0)) for f in d if f.get("hostname") == sys.argv[1]] or [0]))' "$1" "$2"
+}
+# flow_field_ge HOSTNAME FIELD MIN
+flow_field_ge() { [ "$(flow_field "$1" "$2")" -ge "$3" ]; }
+# flows_at_least N [HOSTNAME [CLIENT_SUBSTRING]]
+flows_at_least() { [ "$(flows_count "${@:2}")" -ge "$1" ]; }
 
 # log_says FILE REGEX... : FILE has a line matching every REGEX (grep -Ei)
 log_says() {

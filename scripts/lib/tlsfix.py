@@ -21,7 +21,8 @@ Servers (run inside the private namespaces):
                                     FIREHOSE\\n  send 8-byte big-endian counters
                                                  0, 1, 2, ... until the peer goes
 Clients (run inside a public namespace), all take HOST PORT SNI --ca CA:
-  slowhello   a real ClientHello in CHUNK-byte TCP segments, then GET /name
+  slowhello   a real ClientHello in CHUNK-byte TCP segments (optionally cut
+              into several TLS records), then GET /name
   junk        idle, partial-hello and garbage connections; when each was closed
   halfclose   ECHO + body, close_notify + shutdown(SHUT_WR), read the reply
   upsink      SINK, then upload until TCP stalls; bytes over time
@@ -333,11 +334,26 @@ def http_body(resp):
     return head, body
 
 
+def reframe(flight, records):
+    """The handshake bytes of a first flight re-cut into `records` TLS
+    records (RFC 8446 5.1: a handshake message may span records)."""
+    hs, i = b"", 0
+    while i < len(flight):
+        ln = struct.unpack("!H", flight[i + 3:i + 5])[0]
+        hs += flight[i + 5:i + 5 + ln]
+        i += 5 + ln
+    step = -(-len(hs) // records)
+    return b"".join(b"\x16\x03\x01" + struct.pack("!H", len(hs[j:j + step])) + hs[j:j + step]
+                    for j in range(0, len(hs), step))
+
+
 def cmd_slowhello(a):
     ctx = client_ctx(a.ca)
     s = tcp(a)
     c = BioConn(s, ctx, a.sni)
     hello = c.first_flight()
+    if a.records > 1:
+        hello = reframe(hello, a.records)
     t0 = time.monotonic()
     segs = 0
     for i in range(0, len(hello), a.chunk):
@@ -348,7 +364,7 @@ def cmd_slowhello(a):
     c.handshake()
     c.write(b"GET /name HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % a.sni.encode())
     head, body = http_body(c.read_all())
-    r = {"hello_bytes": len(hello), "segments": segs, "seconds": round(spent, 2),
+    r = {"hello_bytes": len(hello), "records": a.records, "segments": segs, "seconds": round(spent, 2),
          "status": head.split(b"\r\n")[0].decode(errors="replace"),
          "body": body.decode(errors="replace").strip(), "version": c.obj.version()}
     out(r)
@@ -667,6 +683,7 @@ def main():
     c = client("slowhello")
     c.add_argument("--chunk", type=int, default=1)
     c.add_argument("--delay", type=float, default=0.002)
+    c.add_argument("--records", type=int, default=1)
     c = client("junk")
     c.add_argument("--idle", type=int, default=10)
     c.add_argument("--partial", type=int, default=10)

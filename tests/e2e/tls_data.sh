@@ -12,6 +12,7 @@
 #   a.example.test   -> nginx 127.0.0.1:8443 (files, PUT uploads)
 #   pp.example.test  -> nginx 127.0.0.1:8445 "ssl proxy_protocol", PROXY v2
 #   raw.example.test -> tlsfix.py rawtls 127.0.0.1:8446 (close/echo/sink/firehose)
+# TLS_MOVER=splice runs it all with tls.mover: splice (tls_data_splice.sh).
 # One "ok - NAME" / "not ok - NAME" line per assertion; exits 1 when any
 # failed.  XR_KEEP=1 keeps the topology.
 set -u
@@ -96,11 +97,15 @@ d = json.load(sys.stdin); d = d.get("flows", d) if isinstance(d, dict) else d
 f = [f for f in d if f.get("hostname") == "a.example.test"][0]
 sys.exit(0 if f.get("tenant") == "lab" else 1)' || { xr_log "the flow does not name tenant lab"; rc=1; }
 		xrctl flows | sed 's/^/#   /' >&2
+		# its byte count follows the transfer (2 MB/s)
+		wait_for 5 flow_field_ge a.example.test bytes_out $((1 << 20)) ||
+			{ xr_log "bytes_out of the flow stays at $(flow_field a.example.test bytes_out)"; rc=1; }
+		xr_log "flow bytes_out: $(flow_field a.example.test bytes_out)"
 	else
 		xr_log "no flow for a.example.test from $PUB1_4 within 10 s"; rc=1
 	fi
 	xr_kill "$cpid"
-	wait_for 10 test "$(flows_count a.example.test)" = 0 ||
+	wait_for 10 out_is 0 flows_count a.example.test ||
 		{ xr_log "the flow is still listed 10 s after the client went"; rc=1; }
 	[ $rc = 0 ] || tls_diag "flows"
 	return $rc
@@ -115,7 +120,9 @@ t_concurrent() { # N
 		--ca "$TLS_CA" --n "$n" --path /256k.bin --sha "$K256_SHA" --ready "$ready" --go "$go"
 	cpid=$XR_LAST_PID
 	wait_for 60 test -f "$ready" || { xr_log "handshakes not done within 60 s"; rc=1; }
-	active=$(tcp_n active); flows=$(flows_count a.example.test)
+	active=$(tcp_wait active "" "$n")
+	wait_for 5 flows_at_least "$n" a.example.test
+	flows=$(flows_count a.example.test)
 	xr_log "with $(cat "$ready" 2>/dev/null) handshakes done: tcp.active $active, flows for a.example.test $flows"
 	[ "$active" -ge "$n" ] || { xr_log "tcp.active $active < $n"; rc=1; }
 	[ "$flows" -ge "$n" ] || { xr_log "xrelayctl -j flows lists $flows < $n"; rc=1; }
@@ -221,6 +228,7 @@ t_download_paused() {
 
 t_bytes_counted() {
 	local i o li lo rc=0
+	tcp_settle
 	i=$(tcp_n bytes_in); o=$(tcp_n bytes_out); li=$(tcp_n bytes_in lab); lo=$(tcp_n bytes_out lab)
 	xr_log "tcp.bytes_in $i, bytes_out $o; tenant lab: $li, $lo"
 	# at least the 64 MiB upload in, the 64 MiB download and close download out
@@ -229,11 +237,29 @@ t_bytes_counted() {
 	return $rc
 }
 
+t_agent_goodbye() {
+	# the agent stopped the ordinary way (SIGTERM: it tells the relay it is
+	# stopping): xrelayd notes it and keeps running; the agent comes back
+	local rc=0
+	tls_agent_stop vm1 TERM
+	sleep 1 # deliberate: the relay has processed the goodbye by now
+	if ! pid_alive "$XR_RELAYD_PID"; then
+		wait "$XR_RELAYD_PID"
+		xr_log "xrelayd died (exit status $?) when the agent stopped; its log ends:"
+		tail -n 2 "$XR_RELAYD_LOG" | sed 's/^/#   /' >&2
+		return 1
+	fi
+	log_says "$XR_RELAYD_LOG" 'agent disconnected' 'agent=vm1' 'stopping' ||
+		{ xr_log "xrelayd did not log the agent's goodbye"; rc=1; }
+	tls_agent_start vm1 "$NS_PRIV" && wait_route "$NS_PUB1" a.example.test priv 20 || rc=1
+	return $rc
+}
+
 # ---- run ------------------------------------------------------------------------
 xr_check "agent registered: a.example.test served by priv" t_first_route
 xr_check "64 MiB download through the relay, SHA-256 equal" t_download_64m
 xr_check "64 MiB upload (PUT) through the relay, SHA-256 equal" t_upload_64m
-xr_check "xrelayctl -j flows lists a running transfer (tenant, hostname, client)" t_flow_listed
+xr_check "xrelayctl -j flows lists a running transfer (tenant, hostname, client, bytes)" t_flow_listed
 xr_check "300 concurrent connections: all open at once, all transfers intact" t_concurrent 300
 xr_check "half-close: request, shutdown(SHUT_WR), full reply" t_halfclose
 xr_check "PROXY v2: the backend logs the public client's address (IPv4 and IPv6)" t_proxy_v2
@@ -241,5 +267,6 @@ xr_check "download ended by the backend's close arrives byte-exact" t_close_down
 xr_check "upload to a backend that does not read: client stalled, RSS bounded" t_upload_to_nonreader
 xr_check "download to a client that pauses: RSS bounded, stream intact after" t_download_paused
 xr_check "tcp.bytes_in/bytes_out count the transfers (relay-wide and tenant lab)" t_bytes_counted
+xr_check "agent stopped with SIGTERM: xrelayd logs it and keeps running, agent comes back" t_agent_goodbye
 
 xr_result

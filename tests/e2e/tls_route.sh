@@ -7,6 +7,7 @@
 # the relay (:443 public, :7443 control); agents dial out through the NAT:
 #   vm1  (priv,  tenant lab)  a.example.test, *.w.example.test -> nginx :8443
 #   vm2  (priv2, tenant lab2) b.example.test                   -> nginx :8443
+#                             (vm2 dials the relay's control port over IPv6)
 #   vm2x (priv2, tenant lab2) registers a.example.test, which lab2 does not own
 # lab2 also owns c.example.test, which no agent serves (no_agent).
 #
@@ -45,7 +46,8 @@ RELAY_ADDR=$RELAY4:$CTRL_PORT
 tls_agent_config vm1 "$RELAY_ADDR" \
 	"$(tls_service a.example.test 127.0.0.1:8443)" \
 	"$(tls_service '*.w.example.test' 127.0.0.1:8443)"
-tls_agent_config vm2 "$RELAY_ADDR" "$(tls_service b.example.test 127.0.0.1:8443)"
+# vm2 reaches the relay over IPv6 (through the router's NAT66)
+tls_agent_config vm2 "[$RELAY6]:$CTRL_PORT" "$(tls_service b.example.test 127.0.0.1:8443)"
 tls_agent_config vm2x "$RELAY_ADDR" "$(tls_service a.example.test 127.0.0.1:8443)"
 
 if ! { tls_relay_up && tls_agent_start vm1 "$NS_PRIV" && tls_agent_start vm2 "$NS_PRIV2"; }; then
@@ -89,11 +91,14 @@ refused() {
 
 t_unknown_sni() {
 	local u0 u1 r0 r1
+	tcp_settle
 	u0=$(tcp_n unknown_sni); r0=$(tcp_n routed)
 	refused "$NS_PUB1" nope.example.test || return 1
 	# the wildcard covers one label, not two
 	refused "$NS_PUB1" deep.x.w.example.test || return 1
-	u1=$(tcp_n unknown_sni); r1=$(tcp_n routed)
+	u1=$(tcp_wait unknown_sni "" $((u0 + 2)))
+	tcp_settle
+	r1=$(tcp_n routed)
 	xr_log "tcp.unknown_sni: $u0 -> $u1; tcp.routed: $r0 -> $r1"
 	[ $((u1 - u0)) -ge 2 ] && [ "$r1" = "$r0" ] || { tls_diag "unknown_sni"; return 1; }
 }
@@ -101,9 +106,10 @@ t_unknown_sni() {
 t_no_agent() {
 	# lab2 owns c.example.test but no agent registered it
 	local n0 n1
+	tcp_settle
 	n0=$(tcp_n no_agent)
 	refused "$NS_PUB1" c.example.test || return 1
-	n1=$(tcp_n no_agent)
+	n1=$(tcp_wait no_agent "" $((n0 + 1)))
 	xr_log "tcp.no_agent: $n0 -> $n1"
 	[ $((n1 - n0)) -ge 1 ] || { tls_diag "no_agent"; return 1; }
 }
@@ -131,9 +137,10 @@ t_ipv6() {
 	TLS_RELAY_IP="[$RELAY6]" name_is "$NS_PUB2" b.example.test priv2 || { tls_diag "IPv6"; return 1; }
 }
 
-t_slow_hello() { # CHUNK DELAY
+t_slow_hello() { # CHUNK DELAY [RECORDS]
 	local out
-	out=$(tlsfix "$NS_PUB1" slowhello "$RELAY4" 443 a.example.test --ca "$TLS_CA" --chunk "$1" --delay "$2")
+	out=$(tlsfix "$NS_PUB1" slowhello "$RELAY4" 443 a.example.test --ca "$TLS_CA" --chunk "$1" --delay "$2" \
+		--records "${3:-1}")
 	xr_log "slowhello: $out"
 	case $out in *'"body": "node=priv port=8443 sni=a.example.test '*) return 0 ;; esac
 	tls_diag "ClientHello in $1-byte segments"; return 1
@@ -144,8 +151,9 @@ t_junk_and_idle() {
 	# connections on :443 while curl keeps working.  Garbage is closed at
 	# once (bad_hello); idle/partial ones after tls.hello_timeout (3 s).
 	local b0 b1 h0 h1 out jpid okc=0 failc=0 rc=0 T=$TLS_HELLO_TIMEOUT
-	b0=$(tcp_n bad_hello); h0=$(tcp_n hello_timeout)
 	local marker=$XR_STATE/junk.open
+	tcp_settle
+	b0=$(tcp_n bad_hello); h0=$(tcp_n hello_timeout)
 	xr_spawn junk "$NS_PUB2" timeout 60 "$XR_PY" "$TLSFIX" junk "$RELAY4" 443 a.example.test \
 		--ca "$TLS_CA" --idle 10 --partial 10 --garbage 10 --timeout $((T + 5)) --marker "$marker"
 	jpid=$XR_LAST_PID
@@ -157,7 +165,7 @@ t_junk_and_idle() {
 	done
 	wait "$jpid"
 	out=$(cat "$XR_STATE/junk.log")
-	b1=$(tcp_n bad_hello); h1=$(tcp_n hello_timeout)
+	b1=$(tcp_wait bad_hello "" $((b0 + 30))); h1=$(tcp_wait hello_timeout "" $((h0 + 20)))
 	xr_log "during junk: $okc curl ok, $failc failed; bad_hello $b0 -> $b1; hello_timeout $h0 -> $h1"
 	xr_log "junk: $out"
 	[ $failc = 0 ] || { xr_log "real clients failed while junk was connected"; rc=1; }
@@ -185,12 +193,13 @@ sys.exit(1 if bad else 0)' "$T" <<<"$out" || rc=1
 t_counters() {
 	# after all that: counters moved, nothing left open
 	local rc=0 k v
+	tcp_settle
 	for k in accepted routed bytes_in bytes_out; do
 		v=$(tcp_n $k); [ "$v" -gt 0 ] || { xr_log "tcp.$k is $v"; rc=1; }
 	done
 	v=$(tcp_n routed lab); [ "$v" -gt 0 ] || { xr_log "tenant lab tcp.routed is $v"; rc=1; }
 	v=$(tcp_n routed lab2); [ "$v" -gt 0 ] || { xr_log "tenant lab2 tcp.routed is $v"; rc=1; }
-	wait_for 10 test "$(tcp_n active)" = 0 || { xr_log "tcp.active stays at $(tcp_n active)"; rc=1; }
+	wait_for 10 out_is 0 tcp_n active || { xr_log "tcp.active stays at $(tcp_n active)"; rc=1; }
 	[ $rc = 0 ] || tls_diag "counters"
 	return $rc
 }
@@ -204,9 +213,11 @@ t_fallback() {
 	grep -q 'fallback: "127.0.0.1:9443"' "$XR_RELAY_CONF" || { xr_log "could not add tls.fallback"; return 1; }
 	relay_reload || { xr_log "xrelayd did not come back after SIGHUP"; return 1; }
 	local u0 u1 rc=0
+	tcp_settle
 	u0=$(tcp_n unknown_sni)
 	wait_route "$NS_PUB1" zz.fb.example.test relay-fallback 5 || rc=1
 	name_is "$NS_PUB1" q.fb.example.test relay-fallback || rc=1
+	tcp_settle
 	u1=$(tcp_n unknown_sni)
 	xr_log "tcp.unknown_sni: $u0 -> $u1 (fallback configured)"
 	[ "$u1" = "$u0" ] || { xr_log "names sent to the fallback were counted as unknown_sni"; rc=1; }
@@ -217,7 +228,7 @@ t_fallback() {
 }
 
 # ---- run ------------------------------------------------------------------------
-xr_check "agents registered: a.example.test -> priv, b.example.test -> priv2" t_first_route
+xr_check "agents registered: a.example.test -> priv, b.example.test -> priv2 (agent over IPv6)" t_first_route
 xr_check "hostnames route to their tenant's agent (pub1 and pub2)" t_names
 xr_check "wildcard *.w.example.test routes x.w and yy-2.w" t_wildcard
 xr_check "unknown SNI refused in < 2 s and counted as tcp.unknown_sni" t_unknown_sni
@@ -226,6 +237,8 @@ xr_check "agent registering a name its tenant does not own: refused, both logs s
 xr_check "IPv6 client via [$RELAY6]:443" t_ipv6
 xr_check "ClientHello in 1-byte TCP segments" t_slow_hello 1 0.002
 xr_check "ClientHello in 3-byte TCP segments" t_slow_hello 3 0.005
+xr_check "ClientHello cut into 3 TLS records, one segment" t_slow_hello 100000 0 3
+xr_check "ClientHello cut into 4 TLS records, 7-byte segments" t_slow_hello 7 0.001 4
 xr_check "garbage closed (bad_hello), idle closed after hello_timeout, real clients served" t_junk_and_idle
 xr_check "tcp counters moved, tcp.active back to 0" t_counters
 xr_check "tls.fallback (SIGHUP): unknown names go to the fallback target" t_fallback

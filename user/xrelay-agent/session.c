@@ -112,7 +112,12 @@ static void fail(struct relay_sess *rs, const char *why)
 
 		io_uring_prep_cancel(sqe, &rs->conn_op, 0);
 	}
-	settle(rs);
+	/* settle from a completion, never from under drive(): with nothing in
+	 * flight, a NOP brings rd_cb back */
+	if (!rs->rd_busy && !rs->wr_busy && !rs->conn_busy) {
+		io_uring_prep_nop(xr_loop_sqe(&rs->a->loop, &rs->rd_op));
+		rs->rd_busy = 1;
+	}
 }
 
 static void try_connect(struct relay_sess *rs)

@@ -140,7 +140,7 @@ static int send_msg(struct agent_sess *s, const struct xr_msg *m)
 		while (cap < s->olen + (size_t)n)
 			cap *= 2;
 		if (cap > OBUF_MAX) {
-			sess_close(s, "control output backlog (agent not reading)");
+			s->doomed = "control output backlog (agent not reading)";  /* see flush() */
 			return -1;
 		}
 		nb = realloc(s->obuf, cap);
@@ -153,7 +153,7 @@ static int send_msg(struct agent_sess *s, const struct xr_msg *m)
 	s->olen += (size_t)n;
 	if (s->state != AS_CLOSING && !s->wr_busy)
 		flush(s);
-	return 0;
+	return s->doomed ? -1 : 0;
 }
 
 static void send_tokens(struct agent_sess *s, unsigned n, struct pconn *pc)
@@ -393,6 +393,16 @@ static void sess_free(struct agent_sess *s)
 	free(s);
 }
 
+/* Free a CLOSING session from a completion, never from under a caller: with
+ * no poll in flight, a NOP brings rd_cb back to do it. */
+static void defer_free(struct agent_sess *s)
+{
+	if (!s->rd_busy && !s->wr_busy) {
+		io_uring_prep_nop(xr_loop_sqe(&s->r->loop, &s->rd_op));
+		s->rd_busy = 1;
+	}
+}
+
 static void sess_close(struct agent_sess *s, const char *why)
 {
 	struct relay *r = s->r;
@@ -435,9 +445,9 @@ static void sess_close(struct agent_sess *s, const char *why)
 			close(fd);
 	}
 	/* wake our polls; free when both are back */
-	shutdown(s->fd, SHUT_RDWR);
-	if (!s->rd_busy && !s->wr_busy)
-		sess_free(s);
+	if (s->fd >= 0)
+		shutdown(s->fd, SHUT_RDWR);
+	defer_free(s);
 }
 
 static void send_error(struct agent_sess *s, uint16_t code, const char *text)
@@ -592,8 +602,7 @@ static void peek(struct agent_sess *s)
 
 		s->fd = -1;
 		s->state = AS_CLOSING;
-		if (!s->rd_busy && !s->wr_busy)
-			sess_free(s);
+		defer_free(s);
 		agents_data_conn(r, fd, b + 4);
 		return;
 	}
@@ -680,9 +689,12 @@ static void drive(struct agent_sess *s)
 		s->ilen -= off;
 	}
 	flush(s);
+	if (s->doomed && s->state != AS_CLOSING)
+		sess_close(s, s->doomed);
 }
 
-/* Write what is queued; never reads, so it is safe from inside drive(). */
+/* Write what is queued; never reads and never closes (a failure marks the
+ * session doomed), so it is safe from anywhere. */
 static void flush(struct agent_sess *s)
 {
 	int rc, e;
@@ -698,7 +710,10 @@ static void flush(struct agent_sess *s)
 				arm(s, e == SSL_ERROR_WANT_WRITE);
 				return;
 			}
-			return sess_close(s, "connection lost while writing");
+			/* not from here: send_msg's callers still use the
+			 * session and its connections; the next sweep closes */
+			s->doomed = "connection lost while writing";
+			return;
 		}
 		memmove(s->obuf, s->obuf + rc, s->olen - (size_t)rc);
 		s->olen -= (size_t)rc;
@@ -780,6 +795,10 @@ void agents_sweep(struct relay *r)
 		next = s->next;
 		if (s->state == AS_CLOSING)
 			continue;
+		if (s->doomed) {
+			sess_close(s, s->doomed);
+			continue;
+		}
 		if (s->state != AS_READY) {
 			if (now > s->deadline_ns)
 				sess_close(s, "no TLS handshake and HELLO within 10 s");

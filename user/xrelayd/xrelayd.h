@@ -122,7 +122,8 @@ struct agent_sess {
 	SSL *ssl;
 	enum sess_state state;
 	struct xr_op rd_op, wr_op;
-	uint8_t rd_busy, wr_busy, want_write;
+	uint8_t rd_busy, wr_busy;
+	const char *doomed;           /* set where closing is unsafe; closed by the sweep */
 	uint64_t id;
 	uint64_t deadline_ns;         /* handshake/HELLO deadline, then heartbeat */
 	uint64_t last_rx_ns;
