@@ -1,11 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# demo.sh - xrelay's WireGuard relay, working, in a namespace sandbox.
+# demo.sh - xrelay working in a namespace sandbox: the WireGuard relay (XDP),
+# then a TLS service on the private host published by name through the relay.
 # `sudo make demo` builds first, then runs this.  Everything it creates is
 # torn down on exit (Ctrl-C included); XR_KEEP=1 leaves it up to explore.
 set -u
-. "$(dirname "$(readlink -f "$0")")/lib/netns.sh"
+. "$(dirname "$(readlink -f "$0")")/lib/tls.sh"
 
 say() { printf '\n==> %s\n' "$*"; }
 show() { printf '$ %s\n' "$*"; "$@"; }
@@ -13,8 +14,8 @@ ctl() { printf '[relay]$ xrelayctl %s\n' "$*"; xrctl "$@"; }
 on() { local label=$1 ns=$2; shift 2; printf '[%s]$ %s\n' "$label" "$*"; nsx "$ns" "$@"; }
 
 [ "$(id -u)" = 0 ] || { echo "demo.sh: must run as root: sudo make demo" >&2; exit 2; }
-xr_have_relay || { echo "demo.sh: $XRELAYD and $XRELAYCTL are not built: run make" >&2; exit 1; }
-for t in iperf3 bpftool; do
+tls_have_bins || { echo "demo.sh: $XRELAYD, $XRELAYCTL or $XR_AGENT not built: run make" >&2; exit 1; }
+for t in iperf3 bpftool nginx curl openssl setpriv; do
 	command -v $t >/dev/null || { echo "demo.sh: $t missing: run make deps" >&2; exit 1; }
 done
 
@@ -67,5 +68,53 @@ if stats_map=$(xr_pin_path xr_stats); then
 	show bpftool map dump pinned "$stats_map" | head -n 18
 	echo "   ... (one entry per reason, one value per CPU; xrelayctl sums them)"
 fi
+
+say "TLS by name: nginx serves demo.example.test on priv's 127.0.0.1:8443, behind the NAT"
+chmod 0711 "$XR_STATE"; mkdir -p "$TLS_PKI" "$TLS_WWW/up"; chmod 0700 "$TLS_PKI"
+tls_leaf demo demo.example.test
+tls_www
+nginx_start demo "$NS_PRIV" 8443 "$(nginx_tls_server priv 8443 demo demo.example.test)"
+echo "   the relay holds no key of it; identities for the control channel come from xrelayctl keygen"
+tls_relay_key
+tls_agent_key vm1
+cat >>"$XR_RELAY_CONF" <<EOF
+  - name: web
+    agents: [{name: vm1, identity: "$(agent_id vm1)"}]
+    hostnames: ["demo.example.test", "*.demo.example.test"]
+control:
+  listen: ["$RELAY4:$CTRL_PORT"]
+  key: $XR_STATE/keys/relay.key
+tls:
+  listen: ["$RELAY4:443", "[$RELAY6]:443"]
+EOF
+sed -n '/name: web/,$p' "$XR_RELAY_CONF" | sed 's/^/   /'
+say "Restarting xrelayd with TLS listeners (WireGuard keeps flowing meanwhile: XDP does not need it)"
+relay_kill TERM
+tls_relay_up || exit 1
+on pub1 "$NS_PUB1" ping -n -c 2 -i 0.2 $T_PRIV
+
+say "xrelay-agent on priv, as user nobody: dials out to $RELAY4:$CTRL_PORT, listens nowhere"
+tls_agent_config vm1 "$RELAY4:$CTRL_PORT" "$(tls_service demo.example.test 127.0.0.1:8443)"
+sed 's/^/   /' "$(agent_dir vm1)/agent.yaml"
+tls_agent_start vm1 "$NS_PRIV" || exit 1
+wait_route "$NS_PUB1" demo.example.test priv || { tail -n 20 "${AGENT_LOG[vm1]}"; exit 1; }
+sed 's/^/   /' "${AGENT_LOG[vm1]}"
+
+say "curl from pub1 to https://demo.example.test (the name resolves to the relay)"
+on pub1 "$NS_PUB1" curl -sS --resolve demo.example.test:443:$RELAY4 --cacert "$TLS_CA" https://demo.example.test/name
+printf '[pub1]$ curl https://demo.example.test/big.bin (64 MiB) | sha256sum\n'
+tls_curl "$NS_PUB1" demo.example.test /big.bin -w '   %{size_download} bytes at %{speed_download} bytes/s\n' -o "$XR_STATE/big.dl"
+echo "   sha256 $(sha256sum <"$XR_STATE/big.dl" | cut -c1-16)... (served: ${BIG_SHA:0:16}...)"
+rm -f "$XR_STATE/big.dl"
+say "A download in flight, as the relay lists it"
+tls_curl "$NS_PUB1" demo.example.test /big.bin --limit-rate 8M -o /dev/null &
+dl=$!
+sleep 2
+ctl flows
+wait "$dl"
+say "TLS counters (a name nobody owns is closed at once and counted)"
+nsx "$NS_PUB1" curl -sS --max-time 5 --resolve nobody.example.test:443:$RELAY4 -k https://nobody.example.test/ 2>&1 | sed 's/^/   /'
+sleep 1.2
+ctl stats | sed -n '/^TLS/,$p'
 
 say "Done; tearing everything down"

@@ -101,14 +101,17 @@ static FILE *reply_open(struct xr_json *j, char **buf, size_t *len)
 	return f;
 }
 
-static void reply_send(struct admin_conn *c, struct xr_json *j, FILE *f, char *buf)
+/* open_memstream sets *buf only at fflush/fclose (and may move it while
+ * growing): read it after fclose, never before. */
+static void reply_send(struct admin_conn *c, struct xr_json *j, FILE *f, char **buf)
 {
 	int bad = xr_json_finish(j);
 
 	fputc('\n', f);
-	fclose(f);
-	reply(c, bad ? "{\"ok\":false,\"error\":\"could not build the reply\"}\n" : buf);
-	free(buf);
+	bad |= fclose(f) != 0;
+	reply(c, bad || !*buf ? "{\"ok\":false,\"error\":\"could not build the reply\"}\n" : *buf);
+	free(*buf);
+	*buf = NULL;
 }
 
 static void do_status(struct admin_conn *c)
@@ -154,7 +157,7 @@ static void do_status(struct admin_conn *c)
 	xr_json_ku64(&j, "reloads", r->st.reloads);
 	xr_json_ku64(&j, "reload_failures", r->st.reload_failures);
 	xr_json_end(&j);
-	reply_send(c, &j, f, buf);
+	reply_send(c, &j, f, &buf);
 }
 
 static void do_reload(struct admin_conn *c)
@@ -173,7 +176,7 @@ static void do_reload(struct admin_conn *c)
 	if (!ok)
 		xr_json_kstr(&j, "error", err);
 	xr_json_end(&j);
-	reply_send(c, &j, f, buf);
+	reply_send(c, &j, f, &buf);
 }
 
 static void conn_recv_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe)
