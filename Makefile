@@ -54,7 +54,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 
 .PHONY: all deps test test-unit test-bpf test-e2e demo install clean \
-	defconfig olddefconfig menuconfig savedefconfig vmlinux bench
+	defconfig olddefconfig menuconfig savedefconfig vmlinux bench bench-tls
 
 all: $(PROG_BINS)
 
@@ -65,8 +65,10 @@ DEB_BUILD := make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 DEB_RUN   := iproute2 ethtool iptables nftables openssl
 DEB_TEST  := wireguard-tools wireguard-go nginx curl iperf3 socat tcpdump conntrack iputils-ping \
 	     procps psmisc util-linux kmod
+# the peers the benchmarks compare with (not needed by `make test`)
+DEB_BENCH := haproxy openssh-server openssh-client autossh wrk libnginx-mod-stream
 deps:
-	@missing=$$(for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST); do \
+	@missing=$$(for p in $(DEB_BUILD) $(DEB_RUN) $(DEB_TEST) $(DEB_EXTRA); do \
 		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
 	done); \
 	if [ -n "$$missing" ]; then \
@@ -157,6 +159,11 @@ demo: deps
 
 bench: all
 	bench/run.sh
+
+# TLS passthrough against ssh -R + nginx ssl_preread and wireguard-go + haproxy
+bench-tls: all
+	$(MAKE) deps DEB_EXTRA="$(DEB_BENCH)"
+	bench/tls.sh
 
 # ---- install -------------------------------------------------------------------
 install: all
