@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # tls.sh - the TLS passthrough benchmark: a public client reaches a TLS
-# service (nginx) on a private host behind NAT, through four kinds of relay,
-# side by side in one run, in the namespace topology of scripts/lib/netns.sh.
+# service (nginx) on a private host behind NAT, through three kinds of relay
+# and without one, side by side in one run, in the namespace topology of scripts/lib/netns.sh.
 #
 #   ssh            ssh -R (autossh, ServerAliveInterval, ExitOnForwardFailure)
 #                  from priv to an sshd in the relay namespace; nginx `stream`
@@ -38,10 +38,16 @@
 #              relay CPU-ms per 1000 connections
 #   keep-alive wrk --latency on /tiny, $CONNS connections, $SECS s:
 #              requests/s, p50 and p99 latency
-# Once per setup (IDLE_RUNS rounds, default the first): $IDLE_N idle TLS
-# connections (bench/tls/idleconn, handshake completed with the backend,
+# In the first IDLE_RUNS rounds (default 1: the figure varied by under 1%
+# over 3 rounds, and ssh needs a minute to open them): $IDLE_N idle TLS
+# connections (bench/tls/idleconn: handshake completed with the backend,
 # then silent) held open through the relay: RSS and PSS of the relay-side
-# processes before and with them.
+# processes before and with them (not for direct: no relay process).  A
+# relay process needs 2 descriptors per connection (more with pipes); when
+# the hard open-files limit cannot be raised (containers without
+# CAP_SYS_RESOURCE), IDLE_N shrinks to fit 2 per connection, and what fails
+# beyond that is reported (idleconn gives up after 15 s without a completed
+# handshake).
 #
 # Relay-side processes = every process in the relay namespace (the bench
 # runs nothing else there): sshd (listener and session) + nginx for ssh,
@@ -56,10 +62,19 @@
 #
 # Knobs (environment):
 #   RUNS=3 SECS=10 CONNS=8 THREADS=2 STREAMS=4 BULK_MIB=256 BULK_MAX=20
-#   IDLE_N=10000 IDLE_RUNS=1 IDLE_INFLIGHT=64 XRELAY_POOL=4 MAX_BG=0.3
+#   IDLE_N=10000 IDLE_RUNS=1 IDLE_INFLIGHT=64 XRELAY_POOL=4 MAX_BG=0.3 (CPUs
+#   busy elsewhere before a measurement waits, up to 20 s)
 #   SETUPS="ssh wg direct xrelay-uring xrelay-splice" TLS_NAME=bench.xrelay.test
 #   TLS_OUT=build/bench/tls-results-<date>   XR_PREFIX=xb
-# Results: $TLS_OUT/{env.txt,runs.tsv,idle.tsv,summary.md} and logs.
+#   WAIT_OTHERS=600 (s to wait at start while other runs of the topology,
+#   i.e. other people's tests, are active)  LOG_CAP=20000000 (bytes per log kept)
+# Many short connections: tcp_tw_reuse=1 and a wide port range in pub1, the
+# relay and priv (namespace sysctls).  For xrelay-* the XDP program is not
+# attached (it is the WireGuard path, the TLS tests do not attach it either;
+# on veth it would tax every TCP packet of every setup that had it).
+# Results: $TLS_OUT/{env.txt,runs.tsv,idle.tsv,summary.md}, logs/ (capped),
+# raw/ (wrk output, per-thread relay CPU around the bulk phase, xrelayctl
+# stats -j after each xrelay round, idleconn output).
 # Everything it starts is torn down on exit (netns.sh's trap).
 set -u
 BENCH_DIR=$(cd "$(dirname "$(readlink -f "$0")")" && pwd)
@@ -74,7 +89,7 @@ STREAMS=${STREAMS:-4}
 BULK_MIB=${BULK_MIB:-256}
 BULK_MAX=${BULK_MAX:-20}
 IDLE_N=${IDLE_N:-10000}
-IDLE_RUNS=${IDLE_RUNS:-$RUNS}
+IDLE_RUNS=${IDLE_RUNS:-1}
 IDLE_INFLIGHT=${IDLE_INFLIGHT:-64}
 XRELAY_POOL=${XRELAY_POOL:-4}
 MAX_BG=${MAX_BG:-0.3}
@@ -129,7 +144,7 @@ while [ -n "$(others_active)" ] && [ $waited -lt "$WAIT_OTHERS" ]; do
 done
 [ -n "$(others_active)" ] && log "other runs still active ($(others_active)): measuring anyway"
 
-mkdir -p "$XR_BUILD/bench" "$TLS_OUT"
+mkdir -p "$XR_BUILD/bench" "$TLS_OUT/raw"
 cc -O2 -g -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -o "$IDLECONN" \
 	"$BENCH_DIR/tls/idleconn.c" -lssl -lcrypto || die "building idleconn failed"
 
@@ -152,6 +167,7 @@ IDLE_NOTE=${IDLE_NOTE:-}
 
 RUNS_TSV=$TLS_OUT/runs.tsv
 IDLE_TSV=$TLS_OUT/idle.tsv
+RAW=$TLS_OUT/raw   # wrk output, per-thread CPU, xrelayctl stats, idleconn logs
 
 # ---- machine and process CPU --------------------------------------------------
 cpu_busy() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat; }
@@ -179,6 +195,19 @@ relay_ticks() {
 	local t=0 p
 	for p in $(relay_pids); do t=$((t + $(proc_ticks "$p"))); done
 	echo $t
+}
+# relay_threads : "pid comm/thread-comm ticks" of every relay-side thread (for
+# the record: which threads did the work, e.g. io_uring workers)
+relay_threads() {
+	local p t s
+	for p in $(relay_pids); do
+		for t in /proc/"$p"/task/*; do
+			s=$(cat "$t/stat" 2>/dev/null) || continue
+			s=${s##*) }
+			set -- $s
+			printf '%s %s/%s %s\n' "$p" "$(cat "/proc/$p/comm" 2>/dev/null)" "$(cat "$t/comm" 2>/dev/null)" $(( ${12} + ${13} ))
+		done
+	done
 }
 # RSS and PSS (kB) summed over the relay-side processes: "rss pss nprocs"
 relay_mem() {
@@ -522,8 +551,9 @@ up_xrelay() { # MOVER
 }
 down_xrelay() { # MOVER
 	# the relay's own counters for this round (accepted, routed, resets...)
-	[ -n "${XR_RELAYD_PID:-}" ] && timeout 5 nsx "$NS_RELAY" "$XRELAYCTL" --pin-root "$XR_PIN" -s "$XR_SOCK" \
-		-j stats >"$TLS_OUT/xrelay-stats-$1-r$CUR_ROUND.json" 2>&1
+	[ -n "${XR_RELAYD_PID:-}" ] && timeout 5 nsenter --net="/run/netns/$NS_RELAY" -- \
+		"$XRELAYCTL" --pin-root "$XR_PIN" -s "$XR_SOCK" -j stats \
+		>"$RAW/xrelay-stats-$1-r$CUR_ROUND.json" 2>&1
 	stop_setup_pids
 	XR_RELAYD_PID=
 }
@@ -549,7 +579,10 @@ measure() {
 	local setup=$1 round=$2 tag="$1-r$2"
 	local r0 r1 m0 m1 t0 t1 b1 s1 bn sn i line close ka
 	quiet_wait
+	local others0
+	others0=$(others_active)
 	# bulk: one stream, then STREAMS in parallel
+	relay_threads >"$RAW/threads-$tag-before-bulk.txt"
 	r0=$(relay_ticks); m0=$(cpu_busy)
 	read -r b1 s1 _ <<<"$(curl_get /big "$BULK_MAX")"
 	t0=$(date +%s.%N)
@@ -561,21 +594,23 @@ measure() {
 	wait "${cpids[@]}"   # not a bare wait: the setup's daemons are children too
 	t1=$(date +%s.%N)
 	r1=$(relay_ticks); m1=$(cpu_busy)
+	relay_threads >"$RAW/threads-$tag-after-bulk.txt"
 	bn=$(cat "$TLS_OUT"/bulk-"$tag"-*.txt | awk '{ s += $1 } END { print s + 0 }')
 	sn=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	rm -f "$TLS_OUT"/bulk-"$tag"-*.txt
 	local bulk_ticks=$((r1 - r0)) mach_ticks=$((m1 - m0))
 	# new connections: Connection: close
 	r0=$(relay_ticks)
-	close=$(wrk_run "$TLS_OUT/wrk-close-$tag.txt" -H 'Connection: close')
+	close=$(wrk_run "$RAW/wrk-close-$tag.txt" -H 'Connection: close')
 	r1=$(relay_ticks)
 	local close_ticks=$((r1 - r0))
 	# keep-alive
-	ka=$(wrk_run "$TLS_OUT/wrk-ka-$tag.txt" --latency)
+	ka=$(wrk_run "$RAW/wrk-ka-$tag.txt" --latency)
 	line=$($PY - "$setup" "$round" "${b1:-0}" "${s1:-0}" "$bn" "$sn" "$bulk_ticks" "$mach_ticks" "$HZ" \
-		"$close_ticks" "$close" "$ka" "$BG" "$(cut -d' ' -f1 /proc/loadavg)" <<-'EOF'
+		"$close_ticks" "$close" "$ka" "$BG" "$(cut -d' ' -f1 /proc/loadavg)" \
+		"$(printf '%s\n' $others0 $(others_active) | sort -u | tr '\n' ' ')" <<-'EOF'
 	import sys
-	(setup, rnd, b1, s1, bn, sn, bulk_t, mach_t, hz, close_t, close, ka, bg, load) = sys.argv[1:15]
+	(setup, rnd, b1, s1, bn, sn, bulk_t, mach_t, hz, close_t, close, ka, bg, load, others) = sys.argv[1:16]
 	def kv(line):
 	    d = {}
 	    for x in line.split()[1:]:
@@ -601,11 +636,11 @@ measure() {
 	    "%.2f" % rcpu, "%.3f" % (rcpu / gb if gb else 0), "%.3f" % (mcpu / gb if gb else 0),
 	    "%.0f" % rate(c), cerr, "%.1f" % kms,
 	    "%.0f" % rate(k), "%.3f" % (k.get("p50_us", 0) / 1000), "%.3f" % (k.get("p99_us", 0) / 1000), kerr,
-	    bg, load)))
+	    bg, load, others.strip() or "-")))
 	EOF
 	)
 	echo "$line" >>"$RUNS_TSV"
-	echo "$line" | awk -F'\t' '{ printf "# %-13s r%s  bulk %7s MB/s x1 %7s MB/s x'"$STREAMS"'  relay %6s CPU-s/GB (machine %s)  close %6s conn/s (%s err, relay %s ms/kconn)  keep-alive %6s req/s p50 %s ms p99 %s ms (%s err)  bg %s\n", $1, $2, $3, $4, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16 }' >&2
+	echo "$line" | awk -F'\t' '{ printf "# %-13s r%s  bulk %7s MB/s x1 %7s MB/s x'"$STREAMS"'  relay %6s CPU-s/GB (machine %s)  close %6s conn/s (%s err, relay %s ms/kconn)  keep-alive %6s req/s p50 %s ms p99 %s ms (%s err)  bg %s%s\n", $1, $2, $3, $4, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, ($18 == "-" ? "" : "  other runs: " $18) }' >&2
 }
 
 # idle SETUP ROUND : IDLE_N idle TLS connections through the setup
@@ -615,24 +650,30 @@ idle() {
 	quiet_wait
 	base=$(relay_mem)
 	spawn "$tag" "$NS_PUB1" "$IDLECONN" -a "$TARGET" -p 443 -s "$TLS_NAME" -n "$IDLE_N" \
-		-c "$IDLE_INFLIGHT" -t 600 -T 240
+		-c "$IDLE_INFLIGHT" -t 600 -T 15
 	pid=$XR_LAST_PID
-	if ! wait_for 250 grep -q '^ready' "$XR_STATE/$tag.log"; then
-		log "$setup: idleconn not ready after 250 s: $(lastlines 2 "$XR_STATE/$tag.log")"
+	# bounded: idleconn gives up after 15 s without progress
+	if ! wait_for 600 grep -q '^ready' "$XR_STATE/$tag.log"; then
+		log "$setup: idleconn not ready after 600 s: $(lastlines 2 "$XR_STATE/$tag.log")"
 	fi
 	sleep 2   # let buffers and pools settle
 	ready=$(grep '^ready' "$XR_STATE/$tag.log" | head -n1)
 	held=$(relay_mem)
 	open=$(grep '^open=' "$XR_STATE/$tag.log" | tail -n1)
-	local procs
+	local procs note=
 	procs=$(relay_procs_mem)
 	stop_pid "$pid"
-	cp "$XR_STATE/$tag.log" "$TLS_OUT/$tag.log" 2>/dev/null
+	# why connections failed, when a relay-side log says so
+	local f
+	for f in "$XR_STATE"/*.log "$S"/relay-nginx/logs/error.log; do
+		[ -f "$f" ] && grep -q 'Too many open files' "$f" && note+="${note:+, }EMFILE in ${f##*/}"
+	done
+	cp "$XR_STATE/$tag.log" "$RAW/$tag.log" 2>/dev/null
 	read -r rss0 pss0 _ <<<"$base"
 	read -r rss1 pss1 n1 <<<"$held"
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$round" "$IDLE_N" \
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$setup" "$round" "$IDLE_N" \
 		"$(kv ok "$ready")" "$(kv failed "$ready")" "${open#open=}" "$(kv secs "$ready")" \
-		"$rss0" "$rss1" "$pss0" "$pss1" "$procs" >>"$IDLE_TSV"
+		"$rss0" "$rss1" "$pss0" "$pss1" "$procs" "$note" >>"$IDLE_TSV"
 	log "$(printf '%-13s r%s  %s idle TLS connections: %s, %s; relay RSS %s -> %s kB, PSS %s -> %s kB (%s processes: %s)' \
 		"$setup" "$round" "$IDLE_N" "$ready" "${open:-open=?}" "$rss0" "$rss1" "$pss0" "$pss1" "$n1" "$procs")"
 	# the relay and backend close 2 x IDLE_N sockets before the next step
@@ -658,19 +699,55 @@ pub1_quiet() { [ "$(nsx "$NS_PUB1" ss -tnH state established | wc -l)" -lt 10 ];
 	echo "others' namespaces at start: $(ip netns list | awk '{ print $1 }' | sed -n 's/-.*//p' | sort -u | grep -vx "$XR_PREFIX" | tr '\n' ' ')"
 } >"$TLS_OUT/env.txt"
 sed 's/^/# /' "$TLS_OUT/env.txt" >&2
-printf 'setup\tround\tbulk1_MBps\tbulkN_MBps\tbulk_bytes\trelay_cpu_s\trelay_cpu_s_per_GB\tmachine_cpu_s_per_GB\tclose_cps\tclose_errors\trelay_cpu_ms_per_kconn\tka_rps\tka_p50_ms\tka_p99_ms\tka_errors\tbg_cpus\tload1\n' >"$RUNS_TSV"
-printf 'setup\tround\tn\tok\tfailed\topen\thandshake_secs\trelay_rss_base_kB\trelay_rss_kB\trelay_pss_base_kB\trelay_pss_kB\tprocesses\n' >"$IDLE_TSV"
+printf 'setup\tround\tbulk1_MBps\tbulkN_MBps\tbulk_bytes\trelay_cpu_s\trelay_cpu_s_per_GB\tmachine_cpu_s_per_GB\tclose_cps\tclose_errors\trelay_cpu_ms_per_kconn\tka_rps\tka_p50_ms\tka_p99_ms\tka_errors\tbg_cpus\tload1\tother_runs\n' >"$RUNS_TSV"
+printf 'setup\tround\tn\tok\tfailed\topen\thandshake_secs\trelay_rss_base_kB\trelay_rss_kB\trelay_pss_base_kB\trelay_pss_kB\tprocesses\tnote\n' >"$IDLE_TSV"
 
 topo_up
-# keep the logs: the state dir goes with the topology
-save_logs() {
+# keep the logs: the state dir goes with the topology.  A log of more than
+# LOG_CAP bytes keeps its head and tail (a daemon stuck in a logging loop
+# writes gigabytes).
+LOG_CAP=${LOG_CAP:-20000000}
+copy_capped() { # SRC DST
+	local sz
+	sz=$(stat -c %s "$1" 2>/dev/null) || return 0
+	if [ "$sz" -gt "$LOG_CAP" ]; then
+		{
+			head -c $((LOG_CAP / 2)) "$1"
+			printf '\n[... bench/tls.sh cut %s bytes of %s ...]\n' $((sz - LOG_CAP)) "$sz"
+			tail -c $((LOG_CAP / 2)) "$1"
+		} >"$2"
+	else
+		cp "$1" "$2"
+	fi
+}
+# after a setup is down: logs of its (dead) daemons that grew past LOG_CAP
+# are saved capped and emptied, so that the state dir cannot fill the disk
+trim_logs() {
+	local f
 	mkdir -p "$TLS_OUT/logs"
-	cp "$XR_STATE"/*.log "$XR_STATE"/autossh.msgs "$TLS_OUT/logs/" 2>/dev/null
+	for f in "$XR_STATE"/*.log; do
+		[ "$(stat -c %s "$f" 2>/dev/null || echo 0)" -gt "$LOG_CAP" ] || continue
+		log "${f##*/}: $(stat -c %s "$f") bytes; kept capped as logs/${f##*/}.r$CUR_ROUND"
+		copy_capped "$f" "$TLS_OUT/logs/${f##*/}.r$CUR_ROUND"
+		: >"$f"
+	done
+}
+save_logs() {
+	local f
+	mkdir -p "$TLS_OUT/logs"
+	for f in "$XR_STATE"/*.log "$XR_STATE"/autossh.msgs; do
+		[ -f "$f" ] && copy_capped "$f" "$TLS_OUT/logs/${f##*/}"
+	done
 	local d
 	for d in backend relay-nginx; do
 		[ -d "$S/$d/logs" ] && mkdir -p "$TLS_OUT/logs/$d" && cp "$S/$d/logs/"* "$TLS_OUT/logs/$d/" 2>/dev/null
 	done
-	cp "$S"/*.cfg "$S"/*/*.conf "$S"/xrelay/*.yaml "$S"/xrelay/*.log "$S/ssh/sshd_config" "$TLS_OUT/logs/" 2>/dev/null
+	for f in "$S"/*.cfg "$S"/xrelay/*.yaml "$S"/xrelay/*.log "$S/ssh/sshd_config"; do
+		[ -f "$f" ] && copy_capped "$f" "$TLS_OUT/logs/${f##*/}"
+	done
+	for f in "$S"/*/nginx.conf; do   # backend/ and relay-nginx/
+		[ -f "$f" ] && copy_capped "$f" "$TLS_OUT/logs/$(basename "$(dirname "$f")")-nginx.conf"
+	done
 	return 0
 }
 # shellcheck disable=SC2154 # rc is assigned inside the trap
@@ -695,15 +772,22 @@ for r in $(seq "$RUNS"); do
 			log "SKIP $s: did not come up: $SKIP_WHY"
 			printf 'SKIP\t%s\t%s\n' "$s" "$SKIP_WHY" >>"$TLS_OUT/skipped.tsv"
 			setup_down "$s"
+			trim_logs
 			continue
 		fi
 		log "round $r: $s measuring; relay-side processes: $(relay_procs)"
 		measure "$s" "$r"
 		[ "$r" -le "$IDLE_RUNS" ] && idle "$s" "$r"
 		setup_down "$s"
+		trim_logs
 	done
 done
 log "measured in $((SECONDS - T0)) s"
+trap - EXIT
+save_logs
+T1=$SECONDS
+topo_down
+log "teardown took $((SECONDS - T1)) s"
 
 $PY "$BENCH_DIR/tls_summary.py" "$TLS_OUT" >"$TLS_OUT/summary.md" || die "tls_summary.py failed"
 cat "$TLS_OUT/summary.md"

@@ -153,14 +153,22 @@ def main():
             cell(col(s, "ka_p50_ms"), 2), cell(col(s, "ka_p99_ms"), 2)))
     p("")
 
+    busy = ["{} r{} ({})".format(r["setup"], r["round"], r["other_runs"])
+            for r in runs if r.get("other_runs") not in (None, "", "-")]
+    if busy:
+        p("Measured while other runs of the test topology were active (their load shares the CPUs): "
+          + ", ".join(busy) + ".")
+        p("")
+
     # idle connections
     I = {}
     if idle:
         p("## Relay memory with idle TLS connections held open")
         p("")
         p("| setup | connections ok / failed / still open | handshakes took s | relay RSS before, MB "
-          "| relay RSS held, MB | per connection, KB (RSS) | relay PSS held, MB | per connection, KB (PSS) | processes |")
+          "| relay RSS held, MB | per connection, KB (RSS) | relay PSS held, MB | per connection, KB (PSS) | processes (RSS held) |")
         p("|---|---|---:|---:|---:|---:|---:|---:|---|")
+        notes = []
         isetups = [s for s in ORDER if any(r["setup"] == s for r in idle)]
         isetups += sorted({r["setup"] for r in idle} - set(isetups))
         for s in isetups:
@@ -179,6 +187,10 @@ def main():
             I[s] = {"rss": med([f(r, "relay_rss_kB") for r in rows]),
                     "per": med(per_rss)}
             procs = rows[-1].get("processes", "")
+            for r in rows:
+                if r.get("note"):
+                    notes.append("{} round {}: {} of {} connections failed; {}".format(
+                        LABELS.get(s, s), r["round"], r["failed"], r["n"], r["note"]))
             p("| {} | {} / {} / {} | {} | {} | {} | {} | {} | {} | {} |".format(
                 LABELS.get(s, s),
                 "/".join(r["ok"] for r in rows), "/".join(r["failed"] for r in rows),
@@ -191,6 +203,10 @@ def main():
                 cell(per_pss, 2),
                 " ".join(x.split("(")[0] for x in procs.split())))
         p("")
+        for x in notes:
+            p("* " + x)
+        if notes:
+            p("")
         p("RSS sums resident pages of every relay-side process (pages shared between nginx workers,")
         p("or sshd's processes, count once per process); PSS divides shared pages among them. Kernel")
         p("socket memory is in neither. KB = 1000 bytes.")

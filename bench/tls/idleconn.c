@@ -2,7 +2,7 @@
 /*
  * idleconn - hold N idle TLS connections open (bench/tls.sh, relay memory).
  *
- *   idleconn -a ADDR -p PORT -s SNI -n N [-c INFLIGHT] [-t HOLD_S] [-T HS_TIMEOUT_S]
+ *   idleconn -a ADDR -p PORT -s SNI -n N [-c INFLIGHT] [-t HOLD_S] [-T STALL_S]
  *
  * Opens N TCP connections to ADDR:PORT, at most INFLIGHT (default 64)
  * handshaking at a time, and completes a TLS handshake on each (server name
@@ -14,7 +14,10 @@
  *   ready ok=K failed=F secs=S      once every handshake ended either way
  *   open=K                          every second after that: connections
  *                                   the peer has not closed
- * A handshake not finished within HS_TIMEOUT_S (default 30) counts as failed.
+ * When no handshake has completed for STALL_S seconds (default 15), the ones
+ * in flight and the ones not started count as failed: a relay that stops
+ * accepting (e.g. out of file descriptors) leaves connections in its listen
+ * queue, or lets their SYNs time out, one batch of INFLIGHT per two minutes.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -55,14 +58,14 @@ static double now_s(void)
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: idleconn -a ADDR -p PORT -s SNI -n N [-c INFLIGHT] [-t HOLD_S] [-T HS_TIMEOUT_S]\n");
+	fprintf(stderr, "usage: idleconn -a ADDR -p PORT -s SNI -n N [-c INFLIGHT] [-t HOLD_S] [-T STALL_S]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	const char *addr = NULL, *sni = NULL;
-	int port = 0, n = 0, inflight = 64, hold = 300, hs_timeout = 30, opt;
+	int port = 0, n = 0, inflight = 64, hold = 300, stall = 15, opt;
 
 	while ((opt = getopt(argc, argv, "a:p:s:n:c:t:T:")) != -1) {
 		switch (opt) {
@@ -72,7 +75,7 @@ int main(int argc, char **argv)
 		case 'n': n = atoi(optarg); break;
 		case 'c': inflight = atoi(optarg); break;
 		case 't': hold = atoi(optarg); break;
-		case 'T': hs_timeout = atoi(optarg); break;
+		case 'T': stall = atoi(optarg); break;
 		default: usage();
 		}
 	}
@@ -113,7 +116,8 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	int next = 0, active = 0, ok = 0, failed = 0, open = 0;
-	double t0 = now_s(), ready_at = 0, last_print = 0, deadline = t0 + hs_timeout;
+	double t0 = now_s(), ready_at = 0, last_print = 0, progress_at = t0;
+	int stalled = 0;
 	struct epoll_event evs[256];
 
 	while (!stop) {
@@ -145,10 +149,12 @@ int main(int argc, char **argv)
 		}
 		if (!ready_at && next >= n && active == 0) {
 			ready_at = now_s();
-			printf("ready ok=%d failed=%d secs=%.2f\n", ok, failed, ready_at - t0);
+			printf("ready ok=%d failed=%d secs=%.2f%s\n", ok, failed, ready_at - t0,
+			       stalled ? " stalled" : "");
 		}
 		double t = now_s();
-		if (!ready_at && t > deadline) {
+		if (!ready_at && t - progress_at > stall) {
+			stalled = 1;
 			/* give up on handshakes still in flight */
 			for (int i = 0; i < next; i++) {
 				if (c[i].state == ST_CONNECT || c[i].state == ST_HS) {
@@ -222,6 +228,7 @@ int main(int argc, char **argv)
 				ok++;
 				open++;
 				active--;
+				progress_at = now_s();
 				continue;
 			}
 			int e = SSL_get_error(k->ssl, r);

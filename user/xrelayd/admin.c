@@ -156,6 +156,7 @@ static void do_status(struct admin_conn *c)
 	xr_json_ku64(&j, "sessions_expired", r->st.sessions_expired);
 	xr_json_ku64(&j, "reloads", r->st.reloads);
 	xr_json_ku64(&j, "reload_failures", r->st.reload_failures);
+	xr_json_ku64(&j, "accept_errors", r->st.accept_errors);
 	xr_json_end(&j);
 	reply_send(c, &j, f, &buf);
 }

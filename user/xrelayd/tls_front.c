@@ -37,6 +37,7 @@ void tcp_count(struct relay *r, uint32_t tenant_id, enum xr_tcp_counter c, uint6
 /* ---- listeners ------------------------------------------------------------------ */
 
 static void accept_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe);
+static void accept_retry_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe);
 
 static void arm_accept(struct listener *l)
 {
@@ -66,6 +67,8 @@ static int listen_on(struct relay *r, const struct xr_sockaddr *a, int kind)
 	l->addr = *a;
 	l->op.cb = accept_cb;
 	l->op.ctx = l;
+	l->retry_op.cb = accept_retry_cb;
+	l->retry_op.ctx = l;
 	r->n_lis++;
 	arm_accept(l);
 	xr_info(kind ? "control listening" : "TLS listening", "addr=%s",
@@ -85,17 +88,46 @@ static void pconn_new(struct relay *r, int fd);
 static void accept_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe)
 {
 	struct listener *l = op->ctx;
+	struct relay *r = l->r;
 
 	(void)loop;
 	if (cqe->res >= 0) {
 		if (l->kind)
-			agents_accept(l->r, cqe->res);
+			agents_accept(r, cqe->res);
 		else
-			pconn_new(l->r, cqe->res);
+			pconn_new(r, cqe->res);
 	} else if (cqe->res != -ECANCELED) {
-		xr_warn("accept", "error=\"%s\"", strerror(-cqe->res));
+		uint64_t now = now_ns();
+
+		/* out of file descriptors (or memory): connections wait in the
+		 * listen queue; retry in 100 ms instead of spinning, log once a
+		 * second with how many were deferred */
+		r->st.accept_errors++;
+		if (now - r->accept_err_logged_ns > 1000000000ull) {
+			xr_warn("accept failed; retrying in 100 ms", "error=\"%s\" count=%llu",
+				strerror(-cqe->res), (unsigned long long)r->st.accept_errors);
+			r->accept_err_logged_ns = now;
+		}
+		if (!(cqe->flags & IORING_CQE_F_MORE) && l->fd >= 0) {
+			struct io_uring_sqe *sqe = xr_loop_sqe(&r->loop, &l->retry_op);
+
+			l->retry_ts.tv_sec = 0;
+			l->retry_ts.tv_nsec = 100000000;
+			io_uring_prep_timeout(sqe, &l->retry_ts, 0, 0);
+			return;
+		}
 	}
 	if (!(cqe->flags & IORING_CQE_F_MORE) && l->fd >= 0)
+		arm_accept(l);
+}
+
+static void accept_retry_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *cqe)
+{
+	struct listener *l = op->ctx;
+
+	(void)loop;
+	(void)cqe;
+	if (l->fd >= 0)
 		arm_accept(l);
 }
 

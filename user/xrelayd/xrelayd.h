@@ -161,6 +161,8 @@ struct listener {
 	int fd;
 	int kind;            /* 0 tls.listen, 1 control.listen */
 	struct xr_op op;
+	struct xr_op retry_op;        /* accept failed (EMFILE): re-arm after a pause */
+	struct __kernel_timespec retry_ts;
 	struct xr_sockaddr addr;
 };
 
@@ -214,9 +216,11 @@ struct relay {
 	struct sockaddr_storage fallback_sa, control_sa;
 	socklen_t fallback_len, control_len;
 	unsigned rr;
+	uint64_t accept_err_logged_ns;
 	struct {
 		uint64_t slowpath_fwd, slowpath_drop, send_errors;
 		uint64_t sessions_expired, reloads, reload_failures;
+		uint64_t accept_errors;
 	} st;
 };
 
