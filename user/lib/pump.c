@@ -421,8 +421,13 @@ int xr_pump_start(struct xr_pumpset *s, struct xr_pump *p, int fd0, int fd1,
 		}
 	}
 	s->active++;
-	go(&p->d[0]);
-	if (!p->closing)
-		go(&p->d[1]);
+	/* Only arm here: closed() must never run before the owner has seen
+	 * this return (a synchronous splice could fail and free p). */
+	for (int i = 0; i < 2; i++) {
+		if (splice_mode)
+			arm_poll(&p->d[i], p->fd[i], POLLIN | POLLRDHUP);
+		else
+			arm_recv(&p->d[i]);
+	}
 	return 0;
 }

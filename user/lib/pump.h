@@ -27,7 +27,9 @@
  *                       wire), ops->closed(p, 1).
  *   xr_pump_abort()  -> the same, from the owner (e.g. its agent is gone).
  * ops->closed is called exactly once, when no operation is in flight; the
- * owner frees the pump then, not before.
+ * owner frees the pump then, not before.  It never runs inside
+ * xr_pump_start(); it may run inside xr_pump_abort() (the caller must not
+ * touch the pump after aborting it).
  */
 #ifndef XR_PUMP_H
 #define XR_PUMP_H
