@@ -320,9 +320,10 @@ static void route(struct pconn *pc)
 
 	snprintf(pc->host, sizeof(pc->host), "%s", sni);
 	pc->kind = (uint8_t)k;
+	/* the other side gets its own tls.hello_timeout to be joined */
+	pc->deadline_ns = now_ns() + (uint64_t)r->cfg.tls_hello_timeout_ms * 1000000ull;
 	switch (k) {
 	case RT_AGENT:
-		pc->deadline_ns = now_ns() + (uint64_t)r->cfg.tls_hello_timeout_ms * 1000000ull;
 		if (agents_request(r, pc))
 			pconn_close(pc, XR_T_NO_AGENT);
 		return;
