@@ -116,6 +116,16 @@ void data_dial(struct relay_sess *rs, const uint8_t token[XR_TOKEN_LEN])
 		return;
 	}
 	setsockopt(d->rfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	/* a warm connection waits for OPEN as long as the relay likes; if the
+	 * relay vanishes without a FIN, keepalives reap it within a minute */
+	{
+		int idle = 30, intvl = 10, cnt = 3;
+
+		setsockopt(d->rfd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+		setsockopt(d->rfd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+		setsockopt(d->rfd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+		setsockopt(d->rfd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	}
 	memcpy(d->hdr, XR_DATA_MAGIC, 4);
 	memcpy(d->hdr + 4, token, XR_TOKEN_LEN);
 	d->state = DC_DIAL;
