@@ -326,6 +326,16 @@ out:
 	return rc;
 }
 
+static bool listen_same(const struct xr_sockaddr *a, int na, const struct xr_sockaddr *b, int nb)
+{
+	if (na != nb)
+		return false;
+	for (int i = 0; i < na; i++)
+		if (a[i].len != b[i].len || memcmp(&a[i].ss, &b[i].ss, a[i].len))
+			return false;
+	return true;
+}
+
 int relay_reload(struct relay *r, char *err, size_t errlen)
 {
 	struct xr_relay_cfg nc;
@@ -344,6 +354,12 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
 		       !memcmp(&nc.wg_listen[i].ss, &r->cfg.wg_listen[i].ss, nc.wg_listen[i].len);
 	if (!same)
 		xr_warn("wireguard.listen changed: sockets are re-opened only on restart", "%s", "");
+	if (!listen_same(nc.tls_listen, nc.n_tls_listen, r->cfg.tls_listen, r->cfg.n_tls_listen) ||
+	    !listen_same(nc.control_listen, nc.n_control_listen, r->cfg.control_listen,
+			 r->cfg.n_control_listen) || nc.tls_mover != r->cfg.tls_mover ||
+	    strcmp(nc.control_key, r->cfg.control_key))
+		xr_warn("tls.listen, control.listen, control.key or tls.mover changed: applied on restart",
+			"%s", "");
 	rc = relay_apply_config(r, &nc, err, errlen);
 	if (rc) {
 		r->st.reload_failures++;
