@@ -63,6 +63,22 @@ t_first_route() {
 	wait_route "$NS_PUB1" b.example.test priv2 20 || { tls_diag "b.example.test"; return 1; }
 }
 
+# xrelayctl status -j: the relay lists both agent sessions with their tenant
+# and registered names
+t_status_agents() {
+	local out
+	out=$(xrctl -j status) || { xr_log "xrelayctl -j status failed"; return 1; }
+	printf '%s' "$out" | "$XR_PY" -c '
+import json, sys
+d = json.load(sys.stdin)["xrelayd"]
+got = sorted((a["tenant"], a["agent"], tuple(sorted(a["hostnames"]))) for a in d["agents"])
+want = [("lab", "vm1", ("*.w.example.test", "a.example.test")), ("lab2", "vm2", ("b.example.test",))]
+ok = got == want and d["tls"]["agents_connected"] == 2 and all(a["pool"] <= a["pool_target"] for a in d["agents"])
+if not ok:
+    print("#   agents:", got, "tls:", d["tls"])
+sys.exit(0 if ok else 1)' >&2
+}
+
 t_names() {
 	local n rc=0
 	for n in a.example.test b.example.test a.example.test b.example.test; do
@@ -229,6 +245,7 @@ t_fallback() {
 
 # ---- run ------------------------------------------------------------------------
 xr_check "agents registered: a.example.test -> priv, b.example.test -> priv2 (agent over IPv6)" t_first_route
+xr_check "xrelayctl status -j lists the agent sessions, tenants and names" t_status_agents
 xr_check "hostnames route to their tenant's agent (pub1 and pub2)" t_names
 xr_check "wildcard *.w.example.test routes x.w and yy-2.w" t_wildcard
 xr_check "unknown SNI refused in < 2 s and counted as tcp.unknown_sni" t_unknown_sni

@@ -353,6 +353,18 @@ int ctl_status(const struct ctl *c)
 		if (hu)
 			snprintf(us, sizeof(us), "%llu", (unsigned long long)uptime);
 		printf("xrelayd: running (pid %s, uptime %ss)\n", ps, us);
+		{
+			uint64_t agents = 0, conns = 0;
+			char mover[16] = "?";
+
+			if (ctl_json_get_u64(reply, "agents_connected", &agents) &&
+			    ctl_json_get_u64(reply, "connections", &conns)) {
+				ctl_json_get_str(reply, "mover", mover, sizeof(mover));
+				printf("tls: %llu agent session(s), %llu public connection(s), mover %s "
+				       "(-j lists the agents)\n", (unsigned long long)agents,
+				       (unsigned long long)conns, mover);
+			}
+		}
 	} else {
 		printf("xrelayd: not reachable at %s (%s)\n", c->socket, aerr);
 	}

@@ -157,6 +157,45 @@ static void do_status(struct admin_conn *c)
 	xr_json_ku64(&j, "reloads", r->st.reloads);
 	xr_json_ku64(&j, "reload_failures", r->st.reload_failures);
 	xr_json_ku64(&j, "accept_errors", r->st.accept_errors);
+	{
+		struct agent_sess *a;
+		unsigned n = 0;
+		uint64_t now = now_ns();
+
+		for (a = r->sessions; a; a = a->next)
+			n += a->state == AS_READY;
+		xr_json_key(&j, "tls");
+		xr_json_obj(&j);
+		xr_json_kstr(&j, "mover", xr_mover_name((enum xr_mover)r->cfg.tls_mover));
+		xr_json_ku64(&j, "agents_connected", n);
+		xr_json_ku64(&j, "connections", r->n_pconns);
+		xr_json_ku64(&j, "hello_slots_used", r->slots_used);
+		xr_json_ku64(&j, "tokens_outstanding", r->n_tokens);
+		xr_json_ku64(&j, "buffer_waits", r->pumps.starved_events);
+		xr_json_end(&j);
+		xr_json_key(&j, "agents");
+		xr_json_arr(&j);
+		for (a = r->sessions; a; a = a->next) {
+			if (a->state != AS_READY)
+				continue;
+			xr_json_obj(&j);
+			xr_json_kstr(&j, "tenant", a->tenant);
+			xr_json_kstr(&j, "agent", a->name);
+			xr_json_kstr(&j, "peer", a->peer);
+			xr_json_ku64(&j, "session", a->id);
+			xr_json_ku64(&j, "age_s", (now - a->since_ns) / 1000000000ull);
+			xr_json_ku64(&j, "heartbeat_ms", a->heartbeat_ms);
+			xr_json_ku64(&j, "pool", a->pool_n);
+			xr_json_ku64(&j, "pool_target", a->pool_target);
+			xr_json_key(&j, "hostnames");
+			xr_json_arr(&j);
+			for (unsigned h = 0; h < a->n_hosts; h++)
+				xr_json_str(&j, a->hosts[h]);
+			xr_json_end(&j);
+			xr_json_end(&j);
+		}
+		xr_json_end(&j);
+	}
 	xr_json_end(&j);
 	reply_send(c, &j, f, &buf);
 }

@@ -520,7 +520,7 @@ static void on_hello(struct agent_sess *s, const struct xr_msg *in)
 		}
 	}
 	s->state = AS_READY;
-	s->last_rx_ns = now_ns();
+	s->last_rx_ns = s->since_ns = now_ns();
 	xr_info("agent connected", "tenant=%s agent=%s peer=%s session=%llu hostnames=%u refused=%u "
 		"pool=%u heartbeat_ms=%u", s->tenant, s->name, s->peer, (unsigned long long)s->id,
 		s->n_hosts, w.n_refused, s->pool_target, s->heartbeat_ms);

@@ -127,6 +127,7 @@ struct agent_sess {
 	uint64_t id;
 	uint64_t deadline_ns;         /* handshake/HELLO deadline, then heartbeat */
 	uint64_t last_rx_ns;
+	uint64_t since_ns;            /* READY since */
 	uint32_t heartbeat_ms;
 	uint32_t tenant_id;
 	int tidx;
