@@ -357,8 +357,10 @@ static void after_move(struct xr_pump_dir *d, uint32_t bytes)
 		p->bytes[dir_idx(d)] += bytes;   /* splice_step counts as it goes */
 	if (p->ops->moved)
 		wait_ns = p->ops->moved(p, dir_idx(d), bytes);
-	if (p->closing)         /* the owner may have aborted in moved() */
-		return maybe_done(p);
+	if (p->closing) {       /* the owner may have aborted in moved() */
+		maybe_done(p);
+		return;
+	}
 	if (wait_ns) {
 		struct io_uring_sqe *sqe = xr_loop_sqe(p->set->loop, &d->top);
 
