@@ -404,8 +404,10 @@ int xr_pump_start(struct xr_pumpset *s, struct xr_pump *p, int fd0, int fd1,
 		d->op.ctx = d;
 		d->top.cb = timeout_cb;
 		d->top.ctx = d;
-		/* io_uring waits by poll itself; splice needs O_NONBLOCK sockets */
-		set_nonblock(p->fd[i], splice_mode);
+		/* io_uring waits by poll itself and takes sockets as they come;
+		 * splice needs O_NONBLOCK ones */
+		if (splice_mode)
+			set_nonblock(p->fd[i], true);
 	}
 	if (splice_mode) {
 		for (int i = 0; i < 2; i++) {

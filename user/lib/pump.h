@@ -96,6 +96,9 @@ int xr_pumpset_init(struct xr_pumpset *s, struct xr_loop *loop, enum xr_mover mo
 void xr_pumpset_fini(struct xr_pumpset *s);
 
 /* Start moving between fd0 and fd1 (the pump owns both from now on).
+ * XR_MOVER_URING expects blocking sockets (io_uring polls for them; an
+ * O_NONBLOCK socket would turn each empty read into -EAGAIN and a retry);
+ * XR_MOVER_SPLICE sets O_NONBLOCK itself.
  * 0, or -errno (nothing started; the caller still owns the fds). */
 int xr_pump_start(struct xr_pumpset *s, struct xr_pump *p, int fd0, int fd1,
 		  const struct xr_pump_ops *ops, void *owner);

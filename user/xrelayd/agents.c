@@ -603,6 +603,7 @@ static void peek(struct agent_sess *s)
 		s->fd = -1;
 		s->state = AS_CLOSING;
 		defer_free(s);
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);  /* set for OpenSSL above */
 		agents_data_conn(r, fd, b + 4);
 		return;
 	}

@@ -53,7 +53,7 @@ static void flow_write(struct pconn *pc)
 	memcpy(f.host, pc->host, sizeof(f.host));
 	if (pc->sess)
 		snprintf(f.agent, sizeof(f.agent), "%s", pc->sess->name);
-	bpf_map_update_elem(r->bpf.flows_fd, &pc->flow_id, &f, BPF_ANY);
+	pc->in_map = !bpf_map_update_elem(r->bpf.flows_fd, &pc->flow_id, &f, BPF_ANY);
 }
 
 /* Bytes moved since the last flush go to the tenant's counters. */
@@ -74,8 +74,10 @@ void flows_flush(struct relay *r)
 {
 	uint32_t zero = 0;
 
+	/* a flow enters the map at its first tick: most HTTPS connections
+	 * are over before that and never cost a map syscall */
 	for (struct pconn *pc = r->active; pc; pc = pc->next)
-		if (flow_account(pc))
+		if (flow_account(pc) || !pc->in_map)
 			flow_write(pc);
 	bpf_map_update_elem(r->bpf.tcpstats_fd, &zero, &r->tcp[0], BPF_ANY);
 	for (int t = 0; t < r->cfg.n_tenants; t++) {
@@ -88,7 +90,8 @@ void flows_flush(struct relay *r)
 void flow_remove(struct pconn *pc)
 {
 	flow_account(pc);
-	bpf_map_delete_elem(pc->r->bpf.flows_fd, &pc->flow_id);
+	if (pc->in_map)
+		bpf_map_delete_elem(pc->r->bpf.flows_fd, &pc->flow_id);
 }
 
 /* ---- the mover's callbacks ------------------------------------------------------------- */
@@ -177,7 +180,6 @@ static void start_pump(struct pconn *pc)
 	r->active = pc;
 	tcp_count(r, pc->tenant_id, XR_T_ROUTED, 1);
 	tcp_count(r, pc->tenant_id, XR_T_ACTIVE, 1);
-	flow_write(pc);
 }
 
 void pair_with(struct pconn *pc, int dfd)

@@ -75,7 +75,7 @@ struct pconn {
 	struct xr_op op;
 	uint8_t busy;
 	uint8_t kind;                 /* enum route_kind once routed */
-	uint8_t counted_active;
+	uint8_t in_map;               /* written to xr_flows (from its first tick on) */
 	struct hello_slot *slot;
 	uint64_t deadline_ns;
 	struct xr_proto_ep client, server;
