@@ -524,6 +524,19 @@ static void on_hello(struct agent_sess *s, const struct xr_msg *in)
 	xr_info("agent connected", "tenant=%s agent=%s peer=%s session=%llu hostnames=%u refused=%u "
 		"pool=%u heartbeat_ms=%u", s->tenant, s->name, s->peer, (unsigned long long)s->id,
 		s->n_hosts, w.n_refused, s->pool_target, s->heartbeat_ms);
+	/* An agent keeps one session per relay: an older one of the same
+	 * identity is a connection its host lost without telling us (crash,
+	 * reboot, NAT flush).  Routing to it would fail until the heartbeat
+	 * notices, so the new session takes over now. */
+	for (struct agent_sess *o = r->sessions; o; o = o->next)
+		if (o != s && o->state == AS_READY && o->tenant_id == s->tenant_id &&
+		    !strcmp(o->name, s->name)) {
+			char why2[64];
+
+			snprintf(why2, sizeof(why2), "superseded by session %llu of the same agent",
+				 (unsigned long long)s->id);
+			sess_close(o, why2);
+		}
 	if (send_msg(s, &w))
 		return;
 	pool_top_up(s);
