@@ -4,6 +4,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -12,6 +13,14 @@
 static uint16_t rd16(const uint8_t *p) { return (uint16_t)(p[0] << 8 | p[1]); }
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)rd16(p) << 16 | rd16(p + 2); }
 static uint64_t rd64(const uint8_t *p) { return (uint64_t)rd32(p) << 32 | rd32(p + 4); }
+
+void xr_msg_init(struct xr_msg *m, uint8_t type)
+{
+	memset(m, 0, offsetof(struct xr_msg, hosts));
+	m->n_refused = 0;
+	m->n_tokens = 0;
+	m->type = type;
+}
 
 int xr_frame_split(const uint8_t *buf, size_t len, uint8_t *type,
 		   const uint8_t **payload, size_t *plen)

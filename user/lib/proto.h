@@ -131,6 +131,10 @@ struct xr_msg {
 	uint8_t tokens[XR_PROTO_MAX_TOKENS][XR_TOKEN_LEN];
 };
 
+/* Empty *m for building a message of `type`.  The big arrays are not
+ * cleared: their counts (zeroed) say how much of them is valid. */
+void xr_msg_init(struct xr_msg *m, uint8_t type);
+
 /* Split one frame off the front of buf.  Returns the frame's total length
  * (> 0) with type, payload and plen set, XR_PROTO_NEED_MORE (0) when buf holds
  * less than a frame, or < 0 (EBADTYPE, ETOOBIG, EFLAGS). */

@@ -45,9 +45,7 @@ static void conn_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe 
 
 static struct xr_msg *msg_new(uint8_t type)
 {
-	memset(&scratch, 0, offsetof(struct xr_msg, hosts));
-	scratch.n_refused = scratch.n_tokens = 0;
-	scratch.type = type;
+	xr_msg_init(&scratch, type);
 	return &scratch;
 }
 

@@ -45,17 +45,10 @@
 
 static struct xr_msg scratch;   /* one loop thread: one message at a time */
 
-/* The scratch message, emptied for `type` (the big arrays are left alone:
- * their counts say how much is valid). */
 static struct xr_msg *msg_new(uint8_t type)
 {
-	struct xr_msg *m = &scratch;
-
-	memset(m, 0, offsetof(struct xr_msg, hosts));
-	m->n_refused = 0;
-	m->n_tokens = 0;
-	m->type = type;
-	return m;
+	xr_msg_init(&scratch, type);
+	return &scratch;
 }
 
 static void sess_close(struct agent_sess *s, const char *why);

@@ -21,7 +21,7 @@
 
 /* ---- accounting ---------------------------------------------------------------------- */
 
-static void ep_abi(struct xr_endpoint *e, const struct xr_proto_ep *p)
+void ep_abi(struct xr_endpoint *e, const struct xr_proto_ep *p)
 {
 	memset(e, 0, sizeof(*e));
 	if (p->family == 4) {
@@ -194,9 +194,7 @@ void pair_with(struct pconn *pc, int dfd)
 		uint8_t frame[HELLO_HDR_ROOM];
 		int n;
 
-		memset(&m, 0, offsetof(struct xr_msg, hosts));
-		m.n_refused = m.n_tokens = 0;
-		m.type = XR_MSG_OPEN;
+		xr_msg_init(&m, XR_MSG_OPEN);
 		m.flow = pc->flow_id;
 		m.n_hosts = 1;
 		snprintf(m.hosts[0], sizeof(m.hosts[0]), "%s", xr_chello_sni(&pc->slot->ch));

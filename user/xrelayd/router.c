@@ -110,19 +110,16 @@ int router_owns(const struct relay *r, int tidx, const char *host, char *why, si
 static int allowed(struct relay *r, int tidx, uint32_t tid, const struct xr_proto_ep *ep)
 {
 	struct xr_allow_key k;
+	struct xr_endpoint e;
 	uint8_t v;
 
 	if (!r->cfg.tenants[tidx].n_allow)
 		return 1;
+	ep_abi(&e, ep);   /* the address as the XDP side keys it */
 	memset(&k, 0, sizeof(k));
 	k.prefixlen = 32 + 128;
 	k.tenant_id = htonl(tid);
-	if (ep->family == 4) {
-		k.addr.a[10] = k.addr.a[11] = 0xff;
-		memcpy(&k.addr.a[12], ep->addr, 4);
-	} else {
-		memcpy(k.addr.a, ep->addr, 16);
-	}
+	k.addr = e.addr;
 	return bpf_map_lookup_elem(r->bpf.allow_fd, &k, &v) == 0;
 }
 

@@ -268,6 +268,8 @@ void pair_connect(struct pconn *pc, const struct sockaddr *sa, socklen_t len);
 void pair_op_done(struct pconn *pc, int res);       /* connect / replay completions */
 void flows_flush(struct relay *r);                  /* counters + flow map, each tick */
 void flow_remove(struct pconn *pc);
+/* Protocol endpoint -> ABI endpoint (IPv4 stored IPv4-mapped, port BE). */
+void ep_abi(struct xr_endpoint *e, const struct xr_proto_ep *p);
 
 /* admin.c */
 int admin_open(struct relay *r);
