@@ -145,17 +145,18 @@ t_halfclose() {
 }
 
 t_proxy_v2() {
-	# the backend's log must show the public client's address and port
+	# the backend's log must show the public client's address and port (fixed
+	# local ports below the ephemeral range, so no earlier connection holds them)
 	local rc=0
-	tls_curl "$NS_PUB1" pp.example.test /name --local-port 45123 >"$XR_STATE/pp4.out" 2>&1 || rc=1
-	TLS_RELAY_IP="[$RELAY6]" tls_curl "$NS_PUB1" pp.example.test /name --local-port 45124 \
+	tls_curl "$NS_PUB1" pp.example.test /name --local-port 20123 >"$XR_STATE/pp4.out" 2>&1 || rc=1
+	TLS_RELAY_IP="[$RELAY6]" tls_curl "$NS_PUB1" pp.example.test /name --local-port 20124 \
 		>"$XR_STATE/pp6.out" 2>&1 || rc=1
 	sed 's/^/#   curl: /' "$XR_STATE/pp4.out" "$XR_STATE/pp6.out" >&2
 	sed 's/^/#   nginx pp.log: /' "$PP_LOG" >&2
-	grep -q "^$PUB1_4:45123 .*\"GET /name HTTP/1.1\" 200" "$PP_LOG" ||
-		{ xr_log "no request from $PUB1_4:45123 in the PROXY protocol log"; rc=1; }
-	grep -q "^$PUB1_6:45124 .*\"GET /name HTTP/1.1\" 200" "$PP_LOG" ||
-		{ xr_log "no request from $PUB1_6:45124 in the PROXY protocol log"; rc=1; }
+	grep -q "^$PUB1_4:20123 .*\"GET /name HTTP/1.1\" 200" "$PP_LOG" ||
+		{ xr_log "no request from $PUB1_4:20123 in the PROXY protocol log"; rc=1; }
+	grep -q "^$PUB1_6:20124 .*\"GET /name HTTP/1.1\" 200" "$PP_LOG" ||
+		{ xr_log "no request from $PUB1_6:20124 in the PROXY protocol log"; rc=1; }
 	[ $rc = 0 ] || tls_diag "PROXY v2"
 	return $rc
 }
