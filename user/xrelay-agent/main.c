@@ -20,6 +20,7 @@
 #include <sys/resource.h>
 
 #include "agent.h"
+#include "sdnotify.h"
 #include "identity.h"
 #include "log.h"
 #include "xrelay_config.h"
@@ -166,6 +167,7 @@ int main(int argc, char **argv)
 	a->tick_op.ctx = a;
 	arm_tick(a);
 	xr_identity_format(a->self_id, line, sizeof(line));
+	xr_sd_notify("READY=1");
 	xr_info("xrelay-agent started", "version=%s name=%s identity=\"%s\" relays=%d services=%d "
 		"pool=%u pid=%d", AGENT_VERSION, a->cfg.name, line, a->cfg.n_relays,
 		a->cfg.n_services, a->cfg.pool, (int)getpid());

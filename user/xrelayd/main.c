@@ -23,6 +23,7 @@
 
 #include "identity.h"
 #include "log.h"
+#include "sdnotify.h"
 #include "xrelayd.h"
 
 uint64_t now_ns(void)
@@ -232,14 +233,16 @@ int main(int argc, char **argv)
 	}
 	if (tcp_adopt(r))
 		return 1;
-	if (wg_open(r) || admin_open(r) || agents_open(r) || front_open(r))
+	if (wg_open(r) || admin_open(r) || agents_open(r) || front_open(r) || metrics_open(r))
 		return 1;
+	xr_sd_notify("READY=1");
 	xr_info("xrelayd started", "version=%s pin_root=%s tenants=%d pid=%d", XRELAYD_VERSION,
 		r->pin_root, r->cfg.n_tenants, (int)getpid());
 
 	rc = xr_loop_run(&r->loop);
 	if (rc)
 		xr_err("event loop", "error=\"%s\"", strerror(-rc));
+	metrics_close(r);
 	front_close(r);
 	agents_close(r);
 	flows_flush(r);

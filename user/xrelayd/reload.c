@@ -20,6 +20,7 @@
 #include <bpf/bpf.h>
 
 #include "log.h"
+#include "sdnotify.h"
 #include "xrelayd.h"
 
 /* GCRA burst tolerance: 100 ms at rate, but never less than 128 KiB or 64
@@ -336,7 +337,7 @@ static bool listen_same(const struct xr_sockaddr *a, int na, const struct xr_soc
 	return true;
 }
 
-int relay_reload(struct relay *r, char *err, size_t errlen)
+static int reload_file(struct relay *r, char *err, size_t errlen)
 {
 	struct xr_relay_cfg nc;
 	int rc;
@@ -377,4 +378,15 @@ int relay_reload(struct relay *r, char *err, size_t errlen)
 	xr_log_set_level(r->cfg.log_level);
 	xr_info("config reloaded", "path=%s tenants=%d", r->cfg_path, r->cfg.n_tenants);
 	return 0;
+}
+
+/* SIGHUP / `xrelayctl reload`: tell systemd (Type=notify) while it runs. */
+int relay_reload(struct relay *r, char *err, size_t errlen)
+{
+	int rc;
+
+	xr_sd_notify("RELOADING=1");
+	rc = reload_file(r, err, errlen);
+	xr_sd_notify("READY=1");
+	return rc;
 }

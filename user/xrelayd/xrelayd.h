@@ -218,6 +218,7 @@ struct relay {
 	socklen_t fallback_len, control_len;
 	unsigned rr;
 	uint64_t accept_err_logged_ns;
+	struct metrics *metrics;                  /* admin.metrics HTTP endpoint (metrics.c) */
 	struct {
 		uint64_t slowpath_fwd, slowpath_drop, send_errors;
 		uint64_t sessions_expired, reloads, reload_failures;
@@ -274,5 +275,9 @@ void ep_abi(struct xr_endpoint *e, const struct xr_proto_ep *p);
 /* admin.c */
 int admin_open(struct relay *r);
 void admin_close(struct relay *r);
+
+/* metrics.c: Prometheus text exposition on admin.metrics (GET /metrics) */
+int metrics_open(struct relay *r);
+void metrics_close(struct relay *r);
 
 #endif
