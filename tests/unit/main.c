@@ -9,7 +9,7 @@
 #include <CUnit/Basic.h>
 
 #define PART(x) int xr_register_##x(void) __attribute__((weak));
-#define PARTS(X) X(config) X(identity) X(wg) X(gcra) X(wgstate) X(clienthello) X(proto) X(hostmatch) X(proxyv2)
+#define PARTS(X) X(config) X(identity) X(wg) X(gcra) X(wgstate) X(clienthello) X(proto) X(hostmatch) X(proxyv2) X(health)
 PARTS(PART)
 
 int main(int argc, char **argv)

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <CUnit/CUnit.h>
 
+#include "health.h"
 #include "proto.h"
 
 /* struct xr_msg is ~42 KiB: keep the ones a test uses off the stack */
@@ -324,6 +325,39 @@ static void test_open(void)
 	CU_ASSERT_EQUAL(memcmp(&ma, &mb, sizeof(ma)), 0);
 }
 
+/* HEALTH: routes with states; state 0 or 4 refused both ways */
+static void test_health(void)
+{
+	static const uint8_t st0[] = { XR_TAG_ROUTE, 0, 6, 0, 3, 'a', '.', 'b', 'x' };
+	static const uint8_t st4[] = { XR_TAG_ROUTE, 0, 6, 4, 3, 'a', '.', 'b', 'x' };
+	static const uint8_t ok[] = { XR_TAG_ROUTE, 0, 6, 2, 3, 'a', '.', 'b', 'x' };
+
+	xr_msg_init(&ma, XR_MSG_HEALTH);
+	CU_ASSERT_EQUAL(xr_msg_encode(&ma, wire, sizeof(wire)), -1);   /* no route */
+	for (unsigned i = 0; i < XR_PROTO_MAX_HOSTS; i++) {
+		snprintf(ma.refused[i].host, sizeof(ma.refused[i].host), "h%u.example.com", i);
+		snprintf(ma.refused[i].reason, sizeof(ma.refused[i].reason), "probe %u", i);
+		ma.refused[i].state = (uint8_t)(1 + i % 3);
+	}
+	ma.n_refused = XR_PROTO_MAX_HOSTS;
+	CU_ASSERT_EQUAL(roundtrip(&ma, &mb), 0);
+	CU_ASSERT_EQUAL(mb.n_refused, XR_PROTO_MAX_HOSTS);
+	CU_ASSERT_EQUAL(mb.refused[5].state, 3);
+	CU_ASSERT_STRING_EQUAL(mb.refused[63].host, "h63.example.com");
+	CU_ASSERT_STRING_EQUAL(mb.refused[63].reason, "probe 63");
+	ma.refused[1].state = 0;
+	CU_ASSERT_EQUAL(xr_msg_encode(&ma, wire, sizeof(wire)), -1);
+	ma.refused[1].state = 4;
+	CU_ASSERT_EQUAL(xr_msg_encode(&ma, wire, sizeof(wire)), -1);
+	CU_ASSERT_EQUAL(xr_msg_decode(XR_MSG_HEALTH, st0, sizeof(st0), &mb), XR_PROTO_ETAG);
+	CU_ASSERT_EQUAL(xr_msg_decode(XR_MSG_HEALTH, st4, sizeof(st4), &mb), XR_PROTO_ETAG);
+	CU_ASSERT_EQUAL(xr_msg_decode(XR_MSG_HEALTH, ok, sizeof(ok), &mb), 0);
+	CU_ASSERT_EQUAL(mb.refused[0].state, XR_H_DEGRADED);
+	CU_ASSERT_STRING_EQUAL(mb.refused[0].host, "a.b");
+	CU_ASSERT_STRING_EQUAL(mb.refused[0].reason, "x");
+	CU_ASSERT_EQUAL(xr_msg_decode(XR_MSG_HEALTH, ok, 0, &mb), XR_PROTO_EMISSING);
+}
+
 static void test_error(void)
 {
 	memset(&ma, 0, sizeof(ma));
@@ -413,8 +447,8 @@ static void test_split_errors(void)
 	CU_ASSERT_EQUAL(xr_frame_split((const uint8_t *)"\x00", 1, &type, &p, &plen), XR_PROTO_EBADTYPE);
 	CU_ASSERT_EQUAL(xr_frame_split((const uint8_t *)"\x00\x00\x00\x00", 4, &type, &p, &plen),
 			XR_PROTO_EBADTYPE);
-	CU_ASSERT_EQUAL(xr_frame_split((const uint8_t *)"\x08", 1, &type, &p, &plen), XR_PROTO_EBADTYPE);
-	CU_ASSERT_EQUAL(xr_frame_split((const uint8_t *)"\x08\x00\x00\x00", 4, &type, &p, &plen),
+	CU_ASSERT_EQUAL(xr_frame_split((const uint8_t *)"\x09", 1, &type, &p, &plen), XR_PROTO_EBADTYPE);
+	CU_ASSERT_EQUAL(xr_frame_split((const uint8_t *)"\x09\x00\x00\x00", 4, &type, &p, &plen),
 			XR_PROTO_EBADTYPE);
 	CU_ASSERT_EQUAL(xr_frame_split((const uint8_t *)"\xff\x00\x00\x00", 4, &type, &p, &plen),
 			XR_PROTO_EBADTYPE);
@@ -1170,8 +1204,9 @@ static void test_names(void)
 	CU_ASSERT_STRING_EQUAL(xr_proto_strerror(-100), "unknown error");
 	CU_ASSERT_STRING_EQUAL(xr_msg_type_name(XR_MSG_HELLO), "HELLO");
 	CU_ASSERT_STRING_EQUAL(xr_msg_type_name(XR_MSG_ERROR), "ERROR");
+	CU_ASSERT_STRING_EQUAL(xr_msg_type_name(XR_MSG_HEALTH), "HEALTH");
 	CU_ASSERT_STRING_EQUAL(xr_msg_type_name(0), "?");
-	CU_ASSERT_STRING_EQUAL(xr_msg_type_name(8), "?");
+	CU_ASSERT_STRING_EQUAL(xr_msg_type_name(9), "?");
 	CU_ASSERT_EQUAL(strlen(XR_DATA_MAGIC) + XR_TOKEN_LEN, XR_DATA_PREAMBLE);
 }
 
@@ -1187,6 +1222,7 @@ int xr_register_proto(void)
 	    !CU_add_test(s, "TOKEN round trip 1/64", test_token) ||
 	    !CU_add_test(s, "OPEN round trip IPv4/IPv6", test_open) ||
 	    !CU_add_test(s, "ERROR round trip with and without text", test_error) ||
+	    !CU_add_test(s, "HEALTH round trip and states", test_health) ||
 	    !CU_add_test(s, "split over every prefix, back to back", test_split_partial) ||
 	    !CU_add_test(s, "split: type, flags, length", test_split_errors) ||
 	    !CU_add_test(s, "decode: TLV past the payload", test_decode_trunc) ||

@@ -99,10 +99,12 @@ static const struct {
 	[XR_MSG_OPEN] = { B(XR_TAG_FLOW) | B(XR_TAG_HOST) | B(XR_TAG_CLIENT),
 			  B(XR_TAG_FLOW) | B(XR_TAG_HOST) | B(XR_TAG_CLIENT) | B(XR_TAG_SERVER) },
 	[XR_MSG_ERROR] = { B(XR_TAG_CODE), B(XR_TAG_CODE) | B(XR_TAG_TEXT) },
+	[XR_MSG_HEALTH] = { B(XR_TAG_ROUTE), B(XR_TAG_ROUTE) },
 #undef B
 };
 
-#define REPEATABLE ((1u << XR_TAG_HOST) | (1u << XR_TAG_REFUSED) | (1u << XR_TAG_TOKEN))
+#define REPEATABLE ((1u << XR_TAG_HOST) | (1u << XR_TAG_REFUSED) | (1u << XR_TAG_TOKEN) | \
+		    (1u << XR_TAG_ROUTE))
 
 int xr_msg_decode(uint8_t type, const uint8_t *p, size_t plen, struct xr_msg *m)
 {
@@ -161,15 +163,23 @@ int xr_msg_decode(uint8_t type, const uint8_t *p, size_t plen, struct xr_msg *m)
 				return rc;
 			m->n_hosts++;
 			break;
-		case XR_TAG_REFUSED: {
+		case XR_TAG_REFUSED:
+		case XR_TAG_ROUTE: {
 			struct xr_msg_refused *r;
 			size_t hl;
 
 			if (m->n_refused >= XR_PROTO_MAX_HOSTS)
 				return XR_PROTO_ETOOMANY;
+			r = &m->refused[m->n_refused];
+			if (tag == XR_TAG_ROUTE) {
+				if (n < 1 || v[0] < 1 || v[0] > 3)
+					return XR_PROTO_ETAG;
+				r->state = v[0];
+				v++;
+				n--;
+			}
 			if (n < 1 || (hl = v[0]) == 0 || hl + 1 >= n)
 				return XR_PROTO_ETAG;
-			r = &m->refused[m->n_refused];
 			if ((rc = get_host(v + 1, hl, r->host)))
 				return rc;
 			if ((rc = get_text(v + 1 + hl, n - 1 - hl, r->reason, sizeof(r->reason))))
@@ -293,6 +303,28 @@ static void tlv_ep(struct wbuf *w, uint8_t tag, const struct xr_proto_ep *ep)
 	put(w, ep->addr, alen);
 }
 
+/* REFUSED: hostlen, host, reason; ROUTE: state first. */
+static void tlv_hostnote(struct wbuf *w, uint8_t tag, const struct xr_msg_refused *r)
+{
+	int st = tag == XR_TAG_ROUTE;
+	size_t hl, rl;
+
+	if (!str_ok(r->host, sizeof(r->host), 1) || !str_ok(r->reason, sizeof(r->reason), 0) ||
+	    (st && (r->state < 1 || r->state > 3))) {
+		w->bad = 1;
+		return;
+	}
+	hl = strlen(r->host);
+	rl = strlen(r->reason);
+	put8(w, tag);
+	put16(w, (uint16_t)(st + 1 + hl + rl));
+	if (st)
+		put8(w, r->state);
+	put8(w, (uint8_t)hl);
+	put(w, r->host, hl);
+	put(w, r->reason, rl);
+}
+
 int xr_msg_encode(const struct xr_msg *m, uint8_t *out, size_t cap)
 {
 	struct wbuf w = { .p = out, .cap = cap };
@@ -318,23 +350,14 @@ int xr_msg_encode(const struct xr_msg *m, uint8_t *out, size_t cap)
 		tlv32(&w, XR_TAG_HEARTBEAT, m->heartbeat_ms);
 		for (unsigned i = 0; i < m->n_hosts; i++)
 			tlvs(&w, XR_TAG_HOST, m->hosts[i], sizeof(m->hosts[i]), 1);
-		for (unsigned i = 0; i < m->n_refused; i++) {
-			const struct xr_msg_refused *r = &m->refused[i];
-			size_t hl, rl;
-
-			if (!str_ok(r->host, sizeof(r->host), 1) ||
-			    !str_ok(r->reason, sizeof(r->reason), 0)) {
-				w.bad = 1;
-				break;
-			}
-			hl = strlen(r->host);
-			rl = strlen(r->reason);
-			put8(&w, XR_TAG_REFUSED);
-			put16(&w, (uint16_t)(1 + hl + rl));
-			put8(&w, (uint8_t)hl);
-			put(&w, r->host, hl);
-			put(&w, r->reason, rl);
-		}
+		for (unsigned i = 0; i < m->n_refused; i++)
+			tlv_hostnote(&w, XR_TAG_REFUSED, &m->refused[i]);
+		break;
+	case XR_MSG_HEALTH:
+		if (m->n_refused == 0 || m->n_refused > XR_PROTO_MAX_HOSTS)
+			return -1;
+		for (unsigned i = 0; i < m->n_refused; i++)
+			tlv_hostnote(&w, XR_TAG_ROUTE, &m->refused[i]);
 		break;
 	case XR_MSG_PING:
 	case XR_MSG_PONG:
@@ -390,7 +413,7 @@ const char *xr_msg_type_name(uint8_t type)
 	static const char *const names[] = {
 		[XR_MSG_HELLO] = "HELLO", [XR_MSG_WELCOME] = "WELCOME", [XR_MSG_PING] = "PING",
 		[XR_MSG_PONG] = "PONG", [XR_MSG_TOKEN] = "TOKEN", [XR_MSG_OPEN] = "OPEN",
-		[XR_MSG_ERROR] = "ERROR",
+		[XR_MSG_ERROR] = "ERROR", [XR_MSG_HEALTH] = "HEALTH",
 	};
 
 	return type && type <= XR_MSG_MAX_TYPE ? names[type] : "?";

@@ -17,9 +17,14 @@
  *	agent -> relay   HELLO   version, agent name, pool size, heartbeat, hosts
  *	relay -> agent   WELCOME session id, heartbeat, accepted hosts, refused
  *	                         hosts each with a reason
- *	either           PING / PONG  nonce (the agent pings every heartbeat;
- *	                         both sides drop a peer silent for 3 heartbeats)
+ *	either           PING / PONG  nonce (both sides ping every heartbeat and
+ *	                         drop a peer silent for 3 heartbeats)
  *	relay -> agent   TOKEN   one-time tokens: dial a data connection for each
+ *	agent -> relay   HEALTH  each service's state (healthy/degraded/down) with
+ *	                         its reason, from the agent's probes of its targets;
+ *	                         sent after WELCOME and on every change
+ *	agent -> relay   HELLO again on a READY session: register anew (the
+ *	                         agent retries names the relay refused)
  *	either           ERROR   code + message, then close
  *
  * Data connection: plain TCP (the bytes it carries are the client's TLS, or
@@ -56,7 +61,8 @@ enum xr_msg_type {
 	XR_MSG_TOKEN = 5,
 	XR_MSG_OPEN = 6,
 	XR_MSG_ERROR = 7,
-	XR_MSG_MAX_TYPE = 7,
+	XR_MSG_HEALTH = 8,
+	XR_MSG_MAX_TYPE = 8,
 };
 
 enum xr_tag {
@@ -74,6 +80,7 @@ enum xr_tag {
 	XR_TAG_SERVER = 12,     /* endpoint */
 	XR_TAG_CODE = 13,       /* u16 */
 	XR_TAG_TEXT = 14,       /* string */
+	XR_TAG_ROUTE = 15,      /* u8 state, u8 hostlen, host, reason text; repeated */
 };
 
 /* ERROR codes */
@@ -83,6 +90,7 @@ enum xr_err_code {
 	XR_ERR_IDENTITY = 3,    /* identity not accepted */
 	XR_ERR_TIMEOUT = 4,     /* peer silent */
 	XR_ERR_SHUTDOWN = 5,    /* going away */
+	XR_ERR_DUPLICATE = 6,   /* identity already connected from another address */
 };
 
 /* Decoder results (negative). */
@@ -105,9 +113,12 @@ struct xr_proto_ep {
 	uint8_t addr[16];        /* IPv4 in the first 4 bytes */
 };
 
+/* A host with a reason: WELCOME's refused hosts, HEALTH's routes (with
+ * state, enum xr_health_state in health.h: 1 healthy, 2 degraded, 3 down). */
 struct xr_msg_refused {
 	char host[XR_PROTO_HOST_LEN];
 	char reason[XR_PROTO_TEXT_LEN];
+	uint8_t state;                             /* HEALTH only */
 };
 
 /* One decoded message; which fields matter depends on type. */
@@ -125,7 +136,7 @@ struct xr_msg {
 	char text[XR_PROTO_TEXT_LEN];              /* ERROR */
 	unsigned n_hosts;                          /* HELLO, WELCOME (accepted), OPEN (1) */
 	char hosts[XR_PROTO_MAX_HOSTS][XR_PROTO_HOST_LEN];
-	unsigned n_refused;                        /* WELCOME */
+	unsigned n_refused;                        /* WELCOME refused, HEALTH routes */
 	struct xr_msg_refused refused[XR_PROTO_MAX_HOSTS];
 	unsigned n_tokens;                         /* TOKEN */
 	uint8_t tokens[XR_PROTO_MAX_TOKENS][XR_TOKEN_LEN];
