@@ -829,6 +829,85 @@ static void test_agent_errors(void)
 		  "a.yaml:6: invalid value '0s' for 'heartbeat' (expected 100ms to 1h, like 5s)");
 }
 
+/* health: thresholds (both configs) and services[].health probes */
+static void test_health_keys(void)
+{
+	char err[XR_CFG_ERR_LEN];
+	static const char ay[] = A0
+		"health: {window: 10, max_failure_rate: 2.5%, down_after: 2, hold_down: 90s}\n"
+		"services:\n"
+		"  - hostname: a.example.com\n"
+		"    target: \"127.0.0.1:80\"\n"
+		"    health: {probe: http, path: /healthz, interval: 1s, timeout: 300ms}\n"
+		"  - {hostname: b.example.com, target: \"127.0.0.1:81\"}\n"
+		"  - {hostname: c.example.com, target: \"127.0.0.1:82\", health: {probe: none}}\n"
+		"  - {hostname: d.example.com, target: \"127.0.0.1:83\", health: {interval: 1s}}\n";
+	static const char ry[] = "health:\n  window: 5\n  max_failure_rate: 0%\n  down_after: 1\n"
+		"  hold_down: 0s\n  interval: 500ms\n  wireguard_idle: 30s\n";
+
+	CU_ASSERT_EQUAL_FATAL(xr_agent_cfg_parse("a.yaml", ay, strlen(ay), &acfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(acfg.health.p.window, 10);
+	CU_ASSERT_EQUAL(acfg.health.p.max_fail_ppm, 25000);
+	CU_ASSERT_EQUAL(acfg.health.p.down_after, 2);
+	CU_ASSERT_EQUAL(acfg.health.p.hold_down_ms, 90000);
+	CU_ASSERT_EQUAL(acfg.services[0].probe.kind, XR_PROBE_HTTP);
+	CU_ASSERT_STRING_EQUAL(acfg.services[0].probe.path, "/healthz");
+	CU_ASSERT_EQUAL(acfg.services[0].probe.interval_ms, 1000);
+	CU_ASSERT_EQUAL(acfg.services[0].probe.timeout_ms, 300);
+	CU_ASSERT_EQUAL(acfg.services[1].probe.kind, XR_PROBE_TCP);       /* defaults */
+	CU_ASSERT_STRING_EQUAL(acfg.services[1].probe.path, "/");
+	CU_ASSERT_EQUAL(acfg.services[1].probe.interval_ms, XR_PROBE_INTERVAL_MS);
+	CU_ASSERT_EQUAL(acfg.services[1].probe.timeout_ms, XR_PROBE_TIMEOUT_MS);
+	CU_ASSERT_EQUAL(acfg.services[2].probe.kind, XR_PROBE_NONE);
+	CU_ASSERT_EQUAL(acfg.services[3].probe.timeout_ms, 500);          /* half a short interval */
+	xr_agent_cfg_free(&acfg);
+
+	/* cloudflared's defaults when absent */
+	CU_ASSERT_EQUAL_FATAL(xr_relay_cfg_parse("t.yaml", "log: {}\n", 8, &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.health.p.window, 30);
+	CU_ASSERT_EQUAL(cfg.health.p.max_fail_ppm, 1000);
+	CU_ASSERT_EQUAL(cfg.health.p.down_after, 3);
+	CU_ASSERT_EQUAL(cfg.health.p.hold_down_ms, 1800000);
+	CU_ASSERT_EQUAL(cfg.health.interval_ms, 5000);
+	CU_ASSERT_EQUAL(cfg.health.wg_idle_ms, 60000);
+	xr_relay_cfg_free(&cfg);
+	CU_ASSERT_EQUAL_FATAL(xr_relay_cfg_parse("t.yaml", ry, strlen(ry), &cfg, err, sizeof(err)), 0);
+	CU_ASSERT_EQUAL(cfg.health.p.window, 5);
+	CU_ASSERT_EQUAL(cfg.health.p.max_fail_ppm, 0);
+	CU_ASSERT_EQUAL(cfg.health.p.down_after, 1);
+	CU_ASSERT_EQUAL(cfg.health.p.hold_down_ms, 0);
+	CU_ASSERT_EQUAL(cfg.health.interval_ms, 500);
+	CU_ASSERT_EQUAL(cfg.health.wg_idle_ms, 30000);
+	xr_relay_cfg_free(&cfg);
+
+	relay_err("health:\n  window: 0\n", "t.yaml:2: invalid value '0' for 'health.window' (1 to 1024)");
+	relay_err("health:\n  window: 1025\n",
+		  "t.yaml:2: invalid value '1025' for 'health.window' (1 to 1024)");
+	relay_err("health:\n  max_failure_rate: 0.1\n",
+		  "t.yaml:2: invalid value '0.1' for 'health.max_failure_rate' "
+		  "(a percentage like 0.1%, 0% to 100%)");
+	relay_err("health:\n  max_failure_rate: 101%\n",
+		  "t.yaml:2: invalid value '101%' for 'health.max_failure_rate' "
+		  "(a percentage like 0.1%, 0% to 100%)");
+	relay_err("health:\n  max_failure_rate: 0.00001%\n",
+		  "t.yaml:2: invalid value '0.00001%' for 'health.max_failure_rate' "
+		  "(a percentage like 0.1%, 0% to 100%)");
+	relay_err("health:\n  hold_down: forever\n",
+		  "t.yaml:2: invalid value 'forever' for 'health.hold_down' (expected 0s to 7 days)");
+	relay_err("health:\n  probe: tcp\n", "t.yaml:2: unknown key 'probe' in health");
+	agent_err(A0 "health: {interval: 1s}\n", "a.yaml:6: unknown key 'interval' in health");
+	agent_err(A0 "services:\n  - hostname: a.example.com\n    target: \"h:1\"\n"
+		  "    health: {probe: icmp}\n",
+		  "a.yaml:9: invalid value 'icmp' for 'health.probe' (tcp, tls, http or none)");
+	agent_err(A0 "services:\n  - hostname: a.example.com\n    target: \"h:1\"\n"
+		  "    health: {path: healthz}\n",
+		  "a.yaml:9: invalid value 'healthz' for 'health.path' (an absolute request path "
+		  "without spaces, like /healthz)");
+	agent_err(A0 "services:\n  - hostname: a.example.com\n    target: \"h:1\"\n"
+		  "    health: {interval: 1s, timeout: 1s}\n",
+		  "a.yaml:9: 'health.timeout' must be shorter than 'health.interval'");
+}
+
 static void test_agent_pool(void)
 {
 	static const struct { const char *s; uint32_t v; } good[] = {
@@ -1013,6 +1092,7 @@ int xr_register_config(void)
 		{ "agent: full config", test_agent_full },
 		{ "agent: errors", test_agent_errors },
 		{ "agent: pool", test_agent_pool },
+		{ "health thresholds and probes", test_health_keys },
 		{ "agent: relays sni", test_agent_sni },
 		{ "agent: services tls.alpn", test_agent_alpn },
 		{ "load from files", test_load_files },

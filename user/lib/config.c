@@ -1332,6 +1332,176 @@ static int tenant_allow(struct ctx *c, const yaml_node_t *n, struct xr_cfg_tenan
 	return 0;
 }
 
+/* "0.1%" -> 1000 ppm; up to 4 decimals; 0..100 %. */
+static int parse_percent_ppm(const char *s, uint32_t *ppm)
+{
+	uint64_t ip = 0, frac = 0;
+	int fd = 0;
+	const char *p = s;
+
+	if (!is_digit(*p))
+		return -1;
+	for (; is_digit(*p); p++)
+		if ((ip = ip * 10 + (uint64_t)(*p - '0')) > 100)
+			return -1;
+	if (*p == '.') {
+		if (!is_digit(*++p))
+			return -1;
+		for (; is_digit(*p); p++, fd++)
+			if (fd >= 4)
+				return -1;
+			else
+				frac = frac * 10 + (uint64_t)(*p - '0');
+	}
+	if (strcmp(p, "%"))
+		return -1;
+	for (; fd < 4; fd++)
+		frac *= 10;
+	ip = ip * 10000 + frac;       /* in units of 0.0001 % = 1 ppm */
+	if (ip > 1000000)
+		return -1;
+	*ppm = (uint32_t)ip;
+	return 0;
+}
+
+/* A duration key within [min_ms, max_ms]. */
+static int cfg_duration(struct ctx *c, const yaml_node_t *v, const char *key, uint64_t min_ms,
+			uint64_t max_ms, const char *range, uint64_t *out)
+{
+	const char *s;
+	uint64_t ms;
+
+	if (get_str(c, v, key, &s))
+		return -1;
+	if (min_ms == 0 && s[0] == '0' && s[1] != '.' && !is_digit(s[1]) && strlen(s) < 8) {
+		char one[16];   /* "0s", "0m": zero with a valid unit */
+
+		snprintf(one, sizeof(one), "1%s", s + 1);
+		if (!parse_scaled(one, dur_units, false, UINT64_MAX, &ms)) {
+			*out = 0;
+			return 0;
+		}
+	}
+	if (parse_scaled(s, dur_units, true, max_ms, &ms) || ms < min_ms)
+		return cerr(c, nline(v), "invalid value '%s' for '%s' (expected %s)", s, key, range);
+	*out = ms;
+	return 0;
+}
+
+static int cfg_uint(struct ctx *c, const yaml_node_t *v, const char *key, uint32_t min, uint32_t max,
+		    uint32_t *out)
+{
+	const char *s;
+	unsigned long long n;
+
+	if (get_str(c, v, key, &s))
+		return -1;
+	if (!is_digit(*s) || strspn(s, "0123456789") != strlen(s) || strlen(s) > 9 ||
+	    (n = strtoull(s, NULL, 10)) < min || n > max)
+		return cerr(c, nline(v), "invalid value '%s' for '%s' (%u to %u)", s, key, min, max);
+	*out = (uint32_t)n;
+	return 0;
+}
+
+/* health: thresholds (both configs); interval and wireguard_idle (relay). */
+static int cfg_health(struct ctx *c, const yaml_node_t *n, struct xr_cfg_health *h, bool relay)
+{
+	int rc = want_map(c, n, "health");
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	for (int i = 0; i < map_len(n); i++) {
+		yaml_node_t *k, *v;
+		const char *key, *s;
+		uint64_t ms;
+
+		if (map_pair(c, n, i, &key, &k, &v))
+			return -1;
+		if (!strcmp(key, "window")) {
+			rc = cfg_uint(c, v, "health.window", 1, XR_HEALTH_WINDOW_MAX, &h->p.window);
+		} else if (!strcmp(key, "max_failure_rate")) {
+			rc = get_str(c, v, "health.max_failure_rate", &s);
+			if (!rc && parse_percent_ppm(s, &h->p.max_fail_ppm))
+				rc = cerr(c, nline(v), "invalid value '%s' for 'health.max_failure_rate' "
+					  "(a percentage like 0.1%%, 0%% to 100%%)", s);
+		} else if (!strcmp(key, "down_after")) {
+			rc = cfg_uint(c, v, "health.down_after", 1, 1000, &h->p.down_after);
+		} else if (!strcmp(key, "hold_down")) {
+			rc = cfg_duration(c, v, "health.hold_down", 0, 7 * 86400000ull, "0s to 7 days",
+					  &h->p.hold_down_ms);
+		} else if (relay && !strcmp(key, "interval")) {
+			rc = cfg_duration(c, v, "health.interval", 100, 3600000, "100ms to 1h", &ms);
+			h->interval_ms = (uint32_t)ms;
+		} else if (relay && !strcmp(key, "wireguard_idle")) {
+			rc = cfg_duration(c, v, "health.wireguard_idle", 1000, 86400000, "1s to 24h", &ms);
+			h->wg_idle_ms = (uint32_t)ms;
+		} else {
+			rc = unknown(c, k, key, "health");
+		}
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static void health_defaults(struct xr_cfg_health *h)
+{
+	xr_health_defaults(&h->p);
+	h->interval_ms = XR_HEALTH_INTERVAL_MS;
+	h->wg_idle_ms = XR_HEALTH_WG_IDLE_MS;
+}
+
+/* services[].health: probe, path, interval, timeout */
+static int service_probe(struct ctx *c, const yaml_node_t *n, struct xr_cfg_probe *p)
+{
+	int rc = want_map(c, n, "services.health");
+	bool timeout_set = false;
+	uint64_t ms;
+
+	if (rc)
+		return rc < 0 ? -1 : 0;
+	for (int i = 0; i < map_len(n); i++) {
+		yaml_node_t *k, *v;
+		const char *key, *s;
+
+		if (map_pair(c, n, i, &key, &k, &v))
+			return -1;
+		if (!strcmp(key, "probe")) {
+			static const char *const kinds[] = { "tcp", "tls", "http", "none" };
+
+			rc = get_str(c, v, "health.probe", &s);
+			p->kind = -1;
+			for (int j = 0; !rc && j < 4; j++)
+				if (!strcmp(s, kinds[j]))
+					p->kind = j;
+			if (!rc && p->kind < 0)
+				rc = cerr(c, nline(v), "invalid value '%s' for 'health.probe' "
+					  "(tcp, tls, http or none)", s);
+		} else if (!strcmp(key, "path")) {
+			rc = get_strcpy(c, v, "health.path", p->path, sizeof(p->path));
+			if (!rc && (p->path[0] != '/' || strpbrk(p->path, " \t\r\n")))
+				rc = cerr(c, nline(v), "invalid value '%s' for 'health.path' (an absolute "
+					  "request path without spaces, like /healthz)", p->path);
+		} else if (!strcmp(key, "interval")) {
+			rc = cfg_duration(c, v, "health.interval", 100, 3600000, "100ms to 1h", &ms);
+			p->interval_ms = (uint32_t)ms;
+		} else if (!strcmp(key, "timeout")) {
+			rc = cfg_duration(c, v, "health.timeout", 10, 600000, "10ms to 10m", &ms);
+			p->timeout_ms = (uint32_t)ms;
+			timeout_set = true;
+		} else {
+			rc = unknown(c, k, key, "services.health");
+		}
+		if (rc)
+			return -1;
+	}
+	if (!timeout_set && p->timeout_ms >= p->interval_ms)
+		p->timeout_ms = p->interval_ms / 2;
+	if (p->timeout_ms >= p->interval_ms)
+		return cerr(c, nline(n), "'health.timeout' must be shorter than 'health.interval'");
+	return 0;
+}
+
 static int relay_tenant(struct ctx *c, const yaml_node_t *n, struct xr_cfg_tenant *t, int *n_allow)
 {
 	int scope = ++c->scope, first, rc;
@@ -1422,6 +1592,8 @@ static int relay_root(struct ctx *c, const yaml_node_t *n, struct xr_relay_cfg *
 			rc = relay_log(c, v, cfg);
 		else if (!strcmp(key, "tenants"))
 			rc = relay_tenants(c, v, cfg);
+		else if (!strcmp(key, "health"))
+			rc = cfg_health(c, v, &cfg->health, true);
 		else
 			rc = unknown(c, k, key, "relay config");
 		if (rc)
@@ -1483,6 +1655,7 @@ int xr_relay_cfg_parse(const char *name, const char *yaml, size_t len,
 	cfg->log_level = XR_LOG_INFO;
 	cfg->xdp_mode = 0;
 	cfg->tls_hello_timeout_ms = XR_TLS_HELLO_TIMEOUT_MS;
+	health_defaults(&cfg->health);
 #ifdef CONFIG_XR_SPLICE_PIPE
 	cfg->tls_mover = 1;
 #endif
@@ -1649,6 +1822,9 @@ static int agent_services(struct ctx *c, const yaml_node_t *n, struct xr_agent_c
 		if (it->type != YAML_MAPPING_NODE)
 			return cerr(c, nline(it), "expected a mapping in 'services'");
 		s->line = nline(it);
+		s->probe.interval_ms = XR_PROBE_INTERVAL_MS;
+		s->probe.timeout_ms = XR_PROBE_TIMEOUT_MS;
+		strcpy(s->probe.path, "/");
 		for (int j = 0; j < map_len(it); j++) {
 			yaml_node_t *k, *v;
 			const char *key, *str;
@@ -1672,6 +1848,8 @@ static int agent_services(struct ctx *c, const yaml_node_t *n, struct xr_agent_c
 						  "(v2 or none)", str);
 			} else if (!strcmp(key, "tls")) {
 				rc = service_tls(c, v, s);
+			} else if (!strcmp(key, "health")) {
+				rc = service_probe(c, v, &s->probe);
 			} else {
 				rc = unknown(c, k, key, "services");
 			}
@@ -1710,6 +1888,8 @@ static int agent_root(struct ctx *c, const yaml_node_t *n, struct xr_agent_cfg *
 			rc = agent_relays(c, relays = v, cfg);
 		} else if (!strcmp(key, "services")) {
 			rc = agent_services(c, v, cfg);
+		} else if (!strcmp(key, "health")) {
+			rc = cfg_health(c, v, &cfg->health, false);
 		} else if (!strcmp(key, "pool")) {
 			rc = get_str(c, v, "pool", &s);
 			if (!rc && (!isdigit((unsigned char)*s) || strlen(s) > 3 ||
@@ -1752,6 +1932,7 @@ int xr_agent_cfg_parse(const char *name, const char *yaml, size_t len,
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
 	cfg->heartbeat_ms = XR_AGENT_HEARTBEAT_MS;
 	cfg->pool = XR_AGENT_POOL;
+	health_defaults(&cfg->health);
 	if (err && errlen)
 		err[0] = '\0';
 	if (load_doc(&c, yaml, len, &doc))

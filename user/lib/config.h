@@ -11,6 +11,8 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include "health.h"
+
 #define XR_CFG_MAX_LISTEN    8
 #define XR_CFG_NAME_LEN      32   /* tenant and agent names: [A-Za-z0-9_.-]{1,31} */
 #define XR_CFG_HOST_LEN      254
@@ -66,6 +68,16 @@ struct xr_cfg_tenant {
 	int line;
 };
 
+/* health: thresholds of the state machine (health.h), relay and agent;
+ * interval and wireguard_idle are the relay's WireGuard tenant probe. */
+struct xr_cfg_health {
+	struct xr_health_params p;
+	uint32_t interval_ms;                 /* health.interval (relay): WireGuard probe, 5 s */
+	uint32_t wg_idle_ms;                  /* health.wireguard_idle (relay): 60 s */
+};
+#define XR_HEALTH_INTERVAL_MS  5000
+#define XR_HEALTH_WG_IDLE_MS   60000
+
 struct xr_relay_cfg {
 	char path[XR_CFG_PATH_LEN];           /* file it was read from */
 	struct xr_sockaddr control_listen[XR_CFG_MAX_LISTEN];
@@ -86,6 +98,7 @@ struct xr_relay_cfg {
 	int n_xdp_ifaces;
 	int xdp_mode;                         /* bpf.mode: 0 native (default), 1 generic ("skb" too) */
 	int log_level;                        /* log.level: enum xr_log_level, default info */
+	struct xr_cfg_health health;          /* health: */
 	struct xr_cfg_tenant *tenants;
 	int n_tenants;
 };
@@ -131,6 +144,18 @@ struct xr_agent_relay {
 	int line;
 };
 
+/* services[].health: how the agent probes the target */
+enum xr_probe_kind { XR_PROBE_TCP = 0, XR_PROBE_TLS, XR_PROBE_HTTP, XR_PROBE_NONE };
+#define XR_PROBE_INTERVAL_MS 5000
+#define XR_PROBE_TIMEOUT_MS  2000
+
+struct xr_cfg_probe {
+	int kind;                           /* enum xr_probe_kind; default tcp */
+	char path[256];                     /* http: request path, default "/" */
+	uint32_t interval_ms;               /* default 5 s, 100 ms..1 h */
+	uint32_t timeout_ms;                /* default 2 s, < interval */
+};
+
 /* services[]: a hostname the relay routes to this agent, and where it goes. */
 struct xr_agent_service {
 	char hostname[XR_CFG_HOST_LEN];     /* lower-case; "*.example.com" wildcards allowed */
@@ -142,6 +167,7 @@ struct xr_agent_service {
 	char tls_key[XR_CFG_PATH_LEN];      /* tls.key; set iff tls_cert is */
 	char alpn[XR_CFG_MAX_ALPN][16];     /* tls.alpn, preference order; none = http/1.1 */
 	int n_alpn;
+	struct xr_cfg_probe probe;          /* health: */
 	int line;
 };
 
@@ -155,6 +181,7 @@ struct xr_agent_cfg {
 	int n_services;
 	uint32_t heartbeat_ms;              /* heartbeat: "5s", "500ms", "1m"; 100 ms..1 h */
 	uint32_t pool;                      /* pool: warm data connections per relay, 0..64 */
+	struct xr_cfg_health health;        /* health: thresholds for the services' states */
 };
 
 /* Agent config: same conventions and error format as the relay config.
