@@ -1,0 +1,239 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# faults.sh - fixtures for the fault-injection tests (tests/e2e/faults_*.sh).
+# Sources tls.sh (and through it netns.sh) and adds:
+#
+#   config     one relay.yaml with WireGuard, control and public TLS, whose
+#              tenants own both WireGuard keys and agents; agents with a
+#              short heartbeat (FAULT_HB, 1s) so that detection is quick
+#   timing     ms_wait: poll a condition every 50 ms and report how long it
+#              took; measured NAME MS prints "# measured: NAME MS ms" (the
+#              figures docs/RELIABILITY.md quotes)
+#   agents     the session id of an agent in `xrelayctl status -j`, and the
+#              relay log lines written after a given point
+#   transfers  downloads through the agent (curl) and over the WireGuard
+#              tunnel (python http.server on the tunnel address) written to
+#              a file; dl_verdict tells exact / cut short cleanly / corrupt:
+#              a cut transfer must hold a byte-exact prefix of the source
+#   faults     packet loss with nftables numgen in a table this run creates
+#              (xrf_<pid>), removed by loss_off and by teardown with the
+#              namespace
+#
+# Like the others it changes nothing until called.
+
+. "$(dirname "${BASH_SOURCE[0]}")/tls.sh"
+
+# heartbeat of every agent in the fault tests (agent.yaml `heartbeat:`)
+FAULT_HB_MS=${FAULT_HB_MS:-1000}
+# shellcheck disable=SC2034 # read by tls_agent_config
+AGENT_EXTRA="heartbeat: ${FAULT_HB_MS}ms"
+# the WireGuard tunnel's HTTP server (on priv, bound to the tunnel address)
+WG_HTTP_PORT=8080
+
+# ---- output ------------------------------------------------------------------
+# measured NAME MS : the comment line the docs quote
+measured() { printf '# measured: %s %s ms\n' "$1" "$2"; }
+
+# ---- config ------------------------------------------------------------------
+# fault_tenant NAME "AGENT..." "HOSTNAME..." WG_PRIV_PUB WG_PEER_PUB [YAML_LINE...] :
+# a tenant that owns hostnames (served by its agents) and one WireGuard host
+fault_tenant() {
+	local name=$1 agents=$2 hosts=$3 wpriv=$4 wpeer=$5
+	shift 5
+	tls_tenant "$name" "$agents" "$hosts" \
+		"wireguard:" "  - pubkey: \"$wpriv\"" "    peers: [\"$wpeer\"]" "$@"
+}
+
+# fault_relay_config TENANT_BLOCK... : tls_relay_config plus wireguard.listen
+fault_relay_config() {
+	tls_relay_config "$@"
+	cat >>"$XR_RELAY_CONF" <<-EOF
+	wireguard:
+	  listen: ["$RELAY4:$WG_PORT", "[$RELAY6]:$WG_PORT"]
+	EOF
+}
+
+# fault_wg_up : keys were made by the caller (wg_key priv pub1); XDP on the
+# relay's eth0 and the lab tunnel priv <-> pub1; waits for the first ping
+fault_wg_up() {
+	relay_attach || return 1
+	wg_relay_peers lab
+	wait_for 30 ping_ok "$NS_PUB1" "$T_PRIV" 1
+}
+
+# ---- timing -------------------------------------------------------------------
+# ms_wait TIMEOUT_MS CMD... : poll CMD every 50 ms from now; prints the ms it
+# took (or the timeout) and fails on timeout
+ms_wait() {
+	local limit=$1 t0 t; shift
+	t0=$(ms_now)
+	while :; do
+		if "$@" >/dev/null 2>&1; then
+			echo $(( $(ms_now) - t0 )); return 0
+		fi
+		t=$(( $(ms_now) - t0 ))
+		[ "$t" -ge "$limit" ] && { echo "$t"; return 1; }
+		sleep 0.05
+	done
+}
+
+# ---- agents as the relay sees them --------------------------------------------
+# agent_session NAME : the session id `xrelayctl status -j` lists for agent
+# NAME (empty when the relay lists none)
+agent_session() {
+	xrctl -j status 2>/dev/null | "$XR_PY" -c '
+import json, sys
+try:
+    d = json.load(sys.stdin)
+except ValueError:
+    sys.exit(0)
+x = d.get("xrelayd", d) if isinstance(d, dict) else {}
+for a in (x or {}).get("agents", []) or []:
+    if a.get("agent") == sys.argv[1]:
+        print(a.get("session")); break' "$1"
+}
+agent_listed() { [ -n "$(agent_session "$1")" ]; }
+agent_not_listed() { [ -z "$(agent_session "$1")" ]; }
+# agent_session_is NAME ID / agent_session_not NAME ID
+agent_session_is() { [ "$(agent_session "$1")" = "$2" ]; }
+agent_session_new() { local s; s=$(agent_session "$1"); [ -n "$s" ] && [ "$s" != "$2" ]; }
+
+# log_mark FILE : the current line count (a point to search from)
+log_mark() { local n; n=$(wc -l <"$1" 2>/dev/null) || n=0; echo "${n:-0}"; }
+# log_after FILE MARK REGEX... : a line after MARK matches every REGEX (grep -E)
+log_after() {
+	local f=$1 m=$2 lines re; shift 2
+	lines=$(tail -n +"$((m + 1))" "$f" 2>/dev/null)
+	for re in "$@"; do
+		lines=$(grep -E -- "$re" <<<"$lines") || return 1
+	done
+	[ -n "$lines" ]
+}
+# log_show FILE MARK REGEX : print the matching lines after MARK as comments
+log_show() {
+	tail -n +"$(($2 + 1))" "$1" 2>/dev/null | grep -E -- "$3" | sed 's/^/#   /' >&2
+}
+
+# ---- transfers --------------------------------------------------------------------
+# dl_start TAG NS HOST PATH [CURL_ARGS...] : curl https://HOST/PATH through the
+# relay into $XR_STATE/dl-TAG.bin in the background (DL_PID[TAG]); bounded by
+# DL_MAX seconds (default 60)
+declare -A DL_PID=() DL_T0=()
+dl_start() {
+	local tag=$1 ns=$2 host=$3 path=$4; shift 4
+	rm -f "$XR_STATE/dl-$tag.bin"
+	# shellcheck disable=SC2034 # read by the callers
+	DL_T0[$tag]=$(ms_now)
+	xr_spawn "dl-$tag" "$ns" curl -sS --max-time "${DL_MAX:-60}" \
+		--resolve "$host:443:$RELAY4" --cacert "$TLS_CA" -o "$XR_STATE/dl-$tag.bin" \
+		-w '%{size_download} %{local_port}\n' "$@" "https://$host$path"
+	DL_PID[$tag]=$XR_LAST_PID
+}
+# wg_dl_start TAG NS URL [CURL_ARGS...] : plain HTTP download (over the tunnel)
+wg_dl_start() {
+	local tag=$1 ns=$2 url=$3; shift 3
+	rm -f "$XR_STATE/dl-$tag.bin"
+	# shellcheck disable=SC2034 # read by the callers
+	DL_T0[$tag]=$(ms_now)
+	xr_spawn "dl-$tag" "$ns" curl -sS --max-time "${DL_MAX:-60}" -o "$XR_STATE/dl-$tag.bin" \
+		-w '%{size_download} %{local_port}\n' "$@" "$url"
+	DL_PID[$tag]=$XR_LAST_PID
+}
+# dl_running TAG
+dl_running() { pid_alive "${DL_PID[$1]}"; }
+# dl_bytes TAG : bytes written so far
+dl_bytes() { stat -c %s "$XR_STATE/dl-$1.bin" 2>/dev/null || echo 0; }
+# dl_wait TAG [TIMEOUT_S] : reap the download, DL_RC[TAG] its exit status
+# (124 if it was still running at the timeout and had to be killed)
+declare -A DL_RC=() DL_T1=()
+dl_done() { ! pid_alive "${DL_PID[$1]}"; }
+dl_wait() {
+	local tag=$1 t=${2:-90}
+	if ! wait_for "$t" dl_done "$tag"; then
+		xr_kill "${DL_PID[$tag]}" KILL
+		DL_RC[$tag]=124; DL_T1[$tag]=$(ms_now); return 1
+	fi
+	wait "${DL_PID[$tag]}"; DL_RC[$tag]=$?
+	# shellcheck disable=SC2034 # read by the callers
+	DL_T1[$tag]=$(ms_now)
+	return 0
+}
+# dl_verdict TAG SOURCE_FILE [OFFSET] : sets DL_V[TAG] to
+#   exact    curl exit 0 and the file equals SOURCE (from OFFSET)
+#   cut      curl failed, and what arrived is a byte-exact prefix
+#   corrupt  anything else (wrong bytes, or success with a short file)
+# and logs it; returns 0 unless corrupt
+declare -A DL_V=()
+dl_verdict() {
+	local tag=$1 src=$2 off=${3:-0} f=$XR_STATE/dl-$1.bin n rc=${DL_RC[$1]:-?} total
+	n=$(dl_bytes "$tag")
+	total=$(( $(stat -c %s "$src") - off ))
+	if [ "$rc" = 0 ] && [ "$n" = "$total" ] && cmp -s -i "0:$off" -n "$n" "$f" "$src"; then
+		DL_V[$tag]="exact"
+	elif [ "$rc" != 0 ] && { [ "$n" = 0 ] || cmp -s -i "0:$off" -n "$n" "$f" "$src"; }; then
+		DL_V[$tag]="cut"
+	else
+		DL_V[$tag]="corrupt"
+	fi
+	xr_log "download $tag: curl exit $rc, $n of $total bytes, ${DL_V[$tag]} ($(tail -n1 "$XR_STATE/dl-$tag.log" 2>/dev/null))"
+	[ "${DL_V[$tag]}" != corrupt ]
+}
+dl_clean() { rm -f "$XR_STATE/dl-$1.bin"; }
+
+# wg_http_start : python http.server on priv bound to the tunnel address,
+# serving $TLS_WWW (big.bin etc) over WireGuard
+wg_http_start() {
+	xr_spawn wg-http "$NS_PRIV" "$XR_PY" -m http.server --bind "$T_PRIV" --directory "$TLS_WWW" "$WG_HTTP_PORT"
+	wait_for 10 port_listens "$NS_PRIV" "$WG_HTTP_PORT"
+}
+
+# ping_rate NS DST COUNT INTERVAL : percentage of echo replies (integer)
+ping_rate() {
+	local out
+	out=$(nsx "$1" ping -n -q -c "$3" -i "$4" -W 1 "$2" 2>&1)
+	sed -n 's/.* \([0-9]*\) received.*/\1/p' <<<"$out" | awk -v n="$3" '{ printf "%d\n", $1 * 100 / n } END { if (NR == 0) print 0 }'
+}
+
+# ---- faults ---------------------------------------------------------------------
+LOSS_TABLE=xrf_$$
+# loss_on NS IFACE PERCENT : drop PERCENT % of the packets in and out of IFACE
+# at random (nftables numgen), in a table of this run; replaces an earlier one
+loss_on() {
+	local ns=$1 ifc=$2 pct=$3
+	nsx "$ns" nft delete table inet "$LOSS_TABLE" 2>/dev/null
+	nsx "$ns" nft -f - <<-EOF
+	table inet $LOSS_TABLE {
+	    chain in {
+	        type filter hook input priority -10; policy accept;
+	        iifname "$ifc" numgen random mod 100 < $pct counter drop
+	    }
+	    chain out {
+	        type filter hook output priority -10; policy accept;
+	        oifname "$ifc" numgen random mod 100 < $pct counter drop
+	    }
+	}
+	EOF
+}
+# loss_dropped NS : packets the loss table dropped so far
+loss_dropped() {
+	nsx "$1" nft list table inet "$LOSS_TABLE" 2>/dev/null |
+		sed -n 's/.*counter packets \([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
+}
+loss_off() { nsx "$1" nft delete table inet "$LOSS_TABLE" 2>/dev/null; return 0; }
+
+# nat_flush : forget every NAT mapping of the router
+nat_flush() { nsx "$NS_RTR" conntrack -F >/dev/null 2>&1; }
+
+# both_alive : xrelayd and every agent this run started still run
+both_alive() {
+	local n rc=0
+	pid_alive "$XR_RELAYD_PID" || { xr_log "xrelayd (pid $XR_RELAYD_PID) is gone; log ends:"
+		tail -n 5 "$XR_RELAYD_LOG" | sed 's/^/#   /' >&2; rc=1; }
+	for n in "${!AGENT_PID[@]}"; do
+		[ -n "${AGENT_PID[$n]}" ] || continue
+		pid_alive "${AGENT_PID[$n]}" || { xr_log "agent $n (pid ${AGENT_PID[$n]}) is gone; log ends:"
+			tail -n 5 "${AGENT_LOG[$n]}" | sed 's/^/#   /' >&2; rc=1; }
+	done
+	return $rc
+}
