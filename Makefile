@@ -54,7 +54,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 
 .PHONY: all deps test test-unit test-bpf test-e2e demo install clean \
-	defconfig olddefconfig menuconfig savedefconfig vmlinux bench bench-tls
+	defconfig olddefconfig menuconfig savedefconfig vmlinux bench bench-tls deb
 
 all: $(PROG_BINS)
 
@@ -166,6 +166,11 @@ bench-tls: all
 	bench/tls.sh
 
 # ---- install -------------------------------------------------------------------
+# Units and sysusers go under $(PREFIX)/lib, which systemd searches for /usr and
+# /usr/local alike; their program paths are rewritten to $(PREFIX) when it is
+# not /usr.  `make deb` uses PREFIX=/usr UNITDIR=/lib/systemd/system (Debian 12).
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin
 	install -m 0755 $(BUILD)/xrelayd $(DESTDIR)$(PREFIX)/sbin/xrelayd
@@ -174,12 +179,20 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/share/doc/xrelay/examples
 	install -m 0644 configs/relay.example.yaml configs/agent.example.yaml \
 		$(DESTDIR)$(PREFIX)/share/doc/xrelay/examples/
-	@if ls deploy/systemd/*.service >/dev/null 2>&1; then \
-		install -d $(DESTDIR)$(PREFIX)/lib/systemd/system; \
-		install -m 0644 deploy/systemd/*.service $(DESTDIR)$(PREFIX)/lib/systemd/system/; fi
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR)
+	for u in deploy/systemd/*.service; do \
+		sed -e 's|/usr/sbin/xr|$(PREFIX)/sbin/xr|g' -e 's|/usr/bin/xr|$(PREFIX)/bin/xr|g' $$u \
+			>$(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		chmod 0644 $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp && \
+		mv $(DESTDIR)$(UNITDIR)/$${u##*/}.tmp $(DESTDIR)$(UNITDIR)/$${u##*/} || exit 1; done
+	install -m 0644 deploy/systemd/xrelay.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/xrelay.conf
 	@if ls docs/man/*.[0-9] >/dev/null 2>&1; then for m in docs/man/*.[0-9]; do \
 		s=$${m##*.}; install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 		install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; fi
+
+# Debian package build/xrelay_<version>_<arch>.deb (dpkg-deb; see deploy/deb/)
+deb: all
+	deploy/deb/build.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
