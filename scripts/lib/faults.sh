@@ -54,14 +54,6 @@ fault_relay_config() {
 	EOF
 }
 
-# fault_wg_up : keys were made by the caller (wg_key priv pub1); XDP on the
-# relay's eth0 and the lab tunnel priv <-> pub1; waits for the first ping
-fault_wg_up() {
-	relay_attach || return 1
-	wg_relay_peers lab
-	wait_for 30 ping_ok "$NS_PUB1" "$T_PRIV" 1
-}
-
 # ---- timing -------------------------------------------------------------------
 # ms_wait TIMEOUT_MS CMD... : poll CMD every 50 ms from now; prints the ms it
 # took (or the timeout) and fails on timeout
@@ -236,4 +228,45 @@ both_alive() {
 			tail -n 5 "${AGENT_LOG[$n]}" | sed 's/^/#   /' >&2; rc=1; }
 	done
 	return $rc
+}
+
+# ---- the standard fault topology -------------------------------------------------------
+# fault_std_up : tenant lab owns a.example.test (agent vm1 on priv, nginx
+# :8443 there) and the WireGuard host priv (tunnel to pub1, priv's
+# PersistentKeepalive FAULT_WG_KA, 25 s by default), the python HTTP server on
+# the tunnel address; XDP attached.  Fails with a log line at the first step
+# that fails.
+FAULT_WG_KA=${FAULT_WG_KA:-25}
+fault_std_up() {
+	tls_topo_up
+	tls_www
+	tls_leaf a a.example.test
+	nginx_start priv "$NS_PRIV" 8443 "$(nginx_tls_server priv 8443 a a.example.test default_server)"
+	wg_key priv; wg_key pub1
+	tls_agent_key vm1
+	fault_relay_config "$(fault_tenant lab vm1 a.example.test "$(wg_pub priv)" "$(wg_pub pub1)")"
+	tls_agent_config vm1 "$RELAY4:$CTRL_PORT" "$(tls_service a.example.test 127.0.0.1:8443)"
+	tls_relay_up || return 1
+	relay_attach || return 1
+	wg_relay_peers lab
+	[ "$FAULT_WG_KA" = 25 ] ||
+		wg_peer "$NS_PRIV" "$WG_PRIV" "$(wg_pub pub1)" "$T_PUB1/32" "$RELAY_EP4" "$FAULT_WG_KA"
+	wg_http_start || { xr_log "http.server on $T_PRIV:$WG_HTTP_PORT did not start"; return 1; }
+	tls_agent_start vm1 "$NS_PRIV" || return 1
+	wait_for 30 ping_ok "$NS_PUB1" "$T_PRIV" 1 || { xr_log "no WireGuard tunnel pub1 -> priv"; return 1; }
+	wait_route "$NS_PUB1" a.example.test priv 20 || { tls_diag "first route"; return 1; }
+	wait_for 5 agent_listed vm1 || { xr_log "vm1 not in xrelayctl status -j"; return 1; }
+}
+
+# big_exact_tls / big_exact_wg : a 64 MiB download through the agent / over the
+# tunnel, byte-exact (sha256)
+big_exact_tls() {
+	local sum
+	sum=$(tls_curl "$NS_PUB1" a.example.test /big.bin --max-time 60 | sha256sum | cut -d' ' -f1)
+	[ "$sum" = "$BIG_SHA" ] || { xr_log "64 MiB through the agent: sha256 ${sum:0:16}..., want ${BIG_SHA:0:16}..."; return 1; }
+}
+big_exact_wg() {
+	local sum
+	sum=$(nsx "$NS_PUB1" curl -sS --max-time 60 "http://$T_PRIV:$WG_HTTP_PORT/big.bin" | sha256sum | cut -d' ' -f1)
+	[ "$sum" = "$BIG_SHA" ] || { xr_log "64 MiB over WireGuard: sha256 ${sum:0:16}..., want ${BIG_SHA:0:16}..."; return 1; }
 }
