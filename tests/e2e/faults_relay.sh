@@ -34,7 +34,7 @@ xr_ok "relay, XDP, WireGuard tunnel and agent up"
 BIG=$TLS_WWW/big.bin
 
 t_kill_restart() {
-	local rc=0 s0 m pr t_kill t_back t_ready t pct pp
+	local rc=0 s0 m t_kill t_back t_ready t pct pp
 	s0=$(agent_session vm1)
 	# 64 MiB over the tunnel at 6 MB/s (~11 s) spans the whole outage;
 	# 64 MiB through the agent at 8 MB/s is cut when xrelayd dies
