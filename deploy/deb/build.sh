@@ -15,10 +15,12 @@ cd "$ROOT"
 version=$("$BUILD/xrelayd" --version | awk '{ print $2 }')
 arch=$(dpkg --print-architecture)
 [[ $version =~ ^[0-9][A-Za-z0-9.+~-]*$ ]] || { echo "build.sh: bad version '$version'" >&2; exit 1; }
-work=$BUILD/deb
-stage=$work/xrelay
 out=$BUILD/xrelay_${version}_${arch}.deb
-rm -rf "$work"
+# staged outside BUILD: the Makefile includes every '*.d' under BUILD, and
+# the staging tree has usr/lib/sysusers.d
+work=$(mktemp -d "${TMPDIR:-/tmp}/xrelay-deb.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+stage=$work/xrelay
 mkdir -p "$stage/DEBIAN"
 
 make -s --no-print-directory BUILD="$BUILD" DESTDIR="$stage" PREFIX=/usr \
