@@ -23,7 +23,8 @@ trap 'rm -rf "$work"' EXIT
 stage=$work/xrelay
 mkdir -p "$stage/DEBIAN"
 
-make -s --no-print-directory BUILD="$BUILD" DESTDIR="$stage" PREFIX=/usr \
+# `make deb` built them already (deb: all); -o all: install just those
+make -s --no-print-directory -o all BUILD="$BUILD" DESTDIR="$stage" PREFIX=/usr \
 	UNITDIR=/lib/systemd/system install >/dev/null
 
 doc=$stage/usr/share/doc/xrelay
