@@ -38,12 +38,29 @@ Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/
 Upstream-Name: xrelay
 
 Files: *
-Copyright: the xrelay authors
-License: GPL-2.0-only OR BSD-2-Clause
+Copyright: 2025-2026 the xrelay authors
+License: GPL-2.0-only or BSD-2-Clause
  The BPF programs are GPL-2.0-only; the userspace is dual-licensed
  GPL-2.0-only or BSD-2-Clause (see the SPDX line of each file).
- On Debian systems the GPL-2 is in /usr/share/common-licenses/GPL-2 and the
- BSD licence in /usr/share/common-licenses/BSD.
+
+License: GPL-2.0-only
+ On Debian systems the full text of the GNU General Public License version 2
+ is in /usr/share/common-licenses/GPL-2.
+
+License: BSD-2-Clause
+ Redistribution and use in source and binary forms, with or without
+ modification, are permitted provided that the following conditions are met:
+ 1. Redistributions of source code must retain the above copyright notice,
+    this list of conditions and the following disclaimer.
+ 2. Redistributions in binary form must reproduce the above copyright notice,
+    this list of conditions and the following disclaimer in the documentation
+    and/or other materials provided with the distribution.
+ .
+ THIS SOFTWARE IS PROVIDED BY THE COPYRIGHT HOLDERS AND CONTRIBUTORS "AS IS"
+ AND ANY EXPRESS OR IMPLIED WARRANTIES ARE DISCLAIMED.  IN NO EVENT SHALL THE
+ COPYRIGHT HOLDERS OR CONTRIBUTORS BE LIABLE FOR ANY DAMAGES ARISING IN ANY
+ WAY OUT OF THE USE OF THIS SOFTWARE, EVEN IF ADVISED OF THE POSSIBILITY OF
+ SUCH DAMAGE.
 C
 {
 	echo "xrelay ($version) unstable; urgency=medium"
@@ -51,7 +68,7 @@ C
 	echo "  * Built from $(git rev-parse --short HEAD 2>/dev/null || echo 'a source tree') by make deb."
 	echo
 	echo " -- xrelay maintainers <maintainers@users.noreply.r-seed-62b3e0e6.example>  $(date -R -d "@$(git log -1 --format=%ct 2>/dev/null || date +%s)")"
-} | gzip -9n >"$doc/changelog.Debian.gz"
+} | gzip -9n >"$doc/changelog.gz"    # a native version: changelog, not changelog.Debian
 find "$stage" -type d -exec chmod 0755 {} +
 
 install -m 0755 "$HERE/postinst" "$HERE/prerm" "$HERE/postrm" "$stage/DEBIAN/"

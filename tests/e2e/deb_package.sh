@@ -51,7 +51,7 @@ contents=$(dpkg-deb -c "$DEB" | awk '{ print $6 }' | sed 's|^\./|/|')
 missing=
 for f in /usr/sbin/xrelayd /usr/bin/xrelay-agent /usr/sbin/xrelayctl /lib/systemd/system/xrelayd.service \
 	/lib/systemd/system/xrelay-agent.service /usr/lib/sysusers.d/xrelay.conf \
-	/usr/share/doc/xrelay/copyright /usr/share/doc/xrelay/changelog.Debian.gz \
+	/usr/share/doc/xrelay/copyright /usr/share/doc/xrelay/changelog.gz \
 	/usr/share/doc/xrelay/examples/relay.example.yaml /usr/share/doc/xrelay/examples/agent.example.yaml \
 	/usr/share/doc/xrelay/README.md; do
 	grep -qxF "$f" <<<"$contents" || missing="$missing $f"
