@@ -51,6 +51,7 @@
 #define RESP_TIMEOUT_MS  10000       /* response fully sent */
 #define BATCH            1024        /* map entries per batch lookup */
 #define MAX_LINKS        64
+#define WALK_MAX_AGE_NS  1000000000ull
 
 enum { C200, C400, C404, C405, C431, C500, C503, C_MAX };
 static const char *const code_str[C_MAX] = {
@@ -87,6 +88,13 @@ struct metrics {
 	uint64_t scrape_ns_total;        /* time spent building /metrics bodies */
 	void *keys, *vals;               /* batch lookup buffers */
 	size_t keys_cap, vals_cap;
+	/* Hash map walks cost ~0.3 us per entry in the kernel (20 ms for 60k
+	 * sessions): their results serve every scrape within WALK_MAX_AGE_NS,
+	 * so concurrent scrapers cost one walk. */
+	uint64_t walked_ns;
+	long n_sess, n_hsrate;
+	uint64_t *sess_per_tenant;       /* [XR_MAX_TENANTS] */
+	uint64_t sess_confirmed;
 };
 
 /* ---- exposition helpers -------------------------------------------------------- */
@@ -213,22 +221,34 @@ static long map_walk(struct metrics *m, int fd, size_t ksz, size_t vsz,
 	return total;
 }
 
-struct sess_count {
-	uint64_t *per_tenant;        /* [XR_MAX_TENANTS] */
-	uint64_t confirmed;
-};
-
 static void count_sessions(void *ctx, const void *keys, const void *vals, unsigned n)
 {
-	struct sess_count *sc = ctx;
+	struct metrics *m = ctx;
 	const struct xr_session *s = vals;
 
 	(void)keys;
 	for (unsigned i = 0; i < n; i++) {
 		if (s[i].tenant_id < XR_MAX_TENANTS)
-			sc->per_tenant[s[i].tenant_id]++;
-		sc->confirmed += !!(s[i].flags & XR_SESS_F_CONFIRMED);
+			m->sess_per_tenant[s[i].tenant_id]++;
+		m->sess_confirmed += !!(s[i].flags & XR_SESS_F_CONFIRMED);
 	}
+}
+
+/* Sessions per tenant and handshake sources, at most WALK_MAX_AGE_NS old. */
+static void maps_walk(struct metrics *m)
+{
+	struct relay *r = m->r;
+	uint64_t now = now_ns();
+
+	if (m->walked_ns && now - m->walked_ns < WALK_MAX_AGE_NS)
+		return;
+	memset(m->sess_per_tenant, 0, XR_MAX_TENANTS * sizeof(*m->sess_per_tenant));
+	m->sess_confirmed = 0;
+	m->n_sess = map_walk(m, r->bpf.sessions_fd, sizeof(uint32_t), sizeof(struct xr_session),
+			     count_sessions, m);
+	m->n_hsrate = map_walk(m, r->bpf.hsrate_fd, sizeof(struct xr_addr), sizeof(struct xr_gcra),
+			       NULL, NULL);
+	m->walked_ns = now_ns();
 }
 
 /* ---- the body -------------------------------------------------------------------- */
@@ -329,20 +349,18 @@ static void section_xdp(struct metrics *m, FILE *f)
 	}
 }
 
-static void section_maps(struct metrics *m, FILE *f, long n_sess)
+static void section_maps(struct metrics *m, FILE *f)
 {
 	struct relay *r = m->r;
 	struct { const char *name; int fd; long n; } maps[] = {
-		{ "xr_sessions", r->bpf.sessions_fd, n_sess },
-		{ "xr_hsrate", r->bpf.hsrate_fd, -1 },
+		{ "xr_sessions", r->bpf.sessions_fd, m->n_sess },
+		{ "xr_hsrate", r->bpf.hsrate_fd, m->n_hsrate },
 		{ "xr_flows", r->bpf.flows_fd, (long)r->n_pconns },
 		{ "xr_tenants", r->bpf.tenants_fd, (long)r->cfg.n_tenants },
 	};
 	int nm = (int)(sizeof(maps) / sizeof(maps[0]));
 	char lbl[64];
 
-	maps[1].n = map_walk(m, r->bpf.hsrate_fd, sizeof(struct xr_addr), sizeof(struct xr_gcra),
-			     NULL, NULL);
 	family(f, "xrelay_bpf_map_entries", "gauge",
 	       "Entries in a pinned BPF map (xr_sessions: session directions; xr_hsrate: handshake "
 	       "sources rate-limited; xr_flows: TLS connections; xr_tenants: tenants)");
@@ -364,8 +382,7 @@ static void section_maps(struct metrics *m, FILE *f, long n_sess)
 }
 
 /* WireGuard per tenant: xr_tstats (frame bytes), sessions from xr_sessions. */
-static void section_wg_tenants(struct metrics *m, FILE *f, const struct tnames *tn,
-			       const struct sess_count *sc)
+static void section_wg_tenants(struct metrics *m, FILE *f, const struct tnames *tn)
 {
 	struct relay *r = m->r;
 	struct xr_tenant_stats *ts = calloc((size_t)tn->n + 1, sizeof(*ts));
@@ -411,13 +428,13 @@ static void section_wg_tenants(struct metrics *m, FILE *f, const struct tnames *
 		uint32_t id = r->tenant_ids[i];
 
 		snprintf(lbl, sizeof(lbl), "{tenant=\"%s\"}", tn->lbl[i]);
-		u64(f, "xrelay_tenant_wireguard_sessions", lbl, id < XR_MAX_TENANTS ? sc->per_tenant[id] : 0);
+		u64(f, "xrelay_tenant_wireguard_sessions", lbl, id < XR_MAX_TENANTS ? m->sess_per_tenant[id] : 0);
 	}
 	free(ts);
 }
 
 /* Relay-wide WireGuard control plane: handshakes (wgstate.c), slow path. */
-static void section_wg_relay(struct metrics *m, FILE *f, long n_sess, const struct sess_count *sc)
+static void section_wg_relay(struct metrics *m, FILE *f)
 {
 	struct relay *r = m->r;
 	const struct xr_wgs_stats *w = xr_wgs_stats(r->wgs);
@@ -446,10 +463,10 @@ static void section_wg_relay(struct metrics *m, FILE *f, long n_sess, const stru
 	u64(f, "xrelay_wireguard_sessions_expired_total", NULL, r->st.sessions_expired);
 	family(f, "xrelay_wireguard_sessions", "gauge",
 	       "Relayed WireGuard session directions (entries in xr_sessions)");
-	u64(f, "xrelay_wireguard_sessions", NULL, n_sess > 0 ? (uint64_t)n_sess : 0);
+	u64(f, "xrelay_wireguard_sessions", NULL, m->n_sess > 0 ? (uint64_t)m->n_sess : 0);
 	family(f, "xrelay_wireguard_sessions_confirmed", "gauge",
 	       "Session directions on which data arrived from the handshake's address");
-	u64(f, "xrelay_wireguard_sessions_confirmed", NULL, sc->confirmed);
+	u64(f, "xrelay_wireguard_sessions_confirmed", NULL, m->sess_confirmed);
 	family(f, "xrelay_wireguard_slowpath_packets_total", "counter",
 	       "Packets xrelayd forwarded through its socket for the data plane, by result");
 	u64(f, "xrelay_wireguard_slowpath_packets_total", "{result=\"forwarded\"}", r->st.slowpath_fwd);
@@ -635,28 +652,21 @@ static int render(struct metrics *m, FILE *f)
 {
 	struct relay *r = m->r;
 	struct tnames tn = { .n = r->cfg.n_tenants };
-	struct sess_count sc = { 0 };
-	long n_sess;
 
 	tn.lbl = calloc((size_t)tn.n + 1, sizeof(*tn.lbl));
-	sc.per_tenant = calloc(XR_MAX_TENANTS, sizeof(*sc.per_tenant));
-	if (!tn.lbl || !sc.per_tenant) {
-		free(tn.lbl);
-		free(sc.per_tenant);
+	if (!tn.lbl)
 		return -1;
-	}
 	for (int i = 0; i < tn.n; i++)
 		esc(tn.lbl[i], sizeof(tn.lbl[i]), r->cfg.tenants[i].name);
-	n_sess = map_walk(m, r->bpf.sessions_fd, sizeof(uint32_t), sizeof(struct xr_session),
-			  count_sessions, &sc);
+	maps_walk(m);
 
 	section_build(m, f);
 	section_process(f);
 	section_relay(m, f);
 	section_xdp(m, f);
-	section_maps(m, f, n_sess);
-	section_wg_relay(m, f, n_sess, &sc);
-	section_wg_tenants(m, f, &tn, &sc);
+	section_maps(m, f);
+	section_wg_relay(m, f);
+	section_wg_tenants(m, f, &tn);
 	section_tls(m, f, NULL);
 	section_tls(m, f, &tn);
 	section_agents(m, f, &tn);
@@ -668,7 +678,6 @@ static int render(struct metrics *m, FILE *f)
 	 */
 
 	free(tn.lbl);
-	free(sc.per_tenant);
 	return ferror(f) ? -1 : 0;
 }
 
@@ -932,6 +941,11 @@ int metrics_open(struct relay *r)
 	if (!m)
 		return -1;
 	m->r = r;
+	m->sess_per_tenant = calloc(XR_MAX_TENANTS, sizeof(*m->sess_per_tenant));
+	if (!m->sess_per_tenant) {
+		free(m);
+		return -1;
+	}
 	clock_gettime(CLOCK_REALTIME, &rt);
 	m->start_unix = (double)rt.tv_sec + (double)rt.tv_nsec / 1e9 -
 			(double)(now_ns() - r->start_ns) / 1e9;
@@ -956,6 +970,7 @@ fail:
 	xr_err("cannot listen (admin.metrics)", "addr=%s error=\"%s\"", addr, strerror(errno));
 	if (m->fd >= 0)
 		close(m->fd);
+	free(m->sess_per_tenant);
 	free(m);
 	return -1;
 }
@@ -973,6 +988,7 @@ void metrics_close(struct relay *r)
 		conn_free(m->conns);
 	free(m->keys);
 	free(m->vals);
+	free(m->sess_per_tenant);
 	free(m);
 	r->metrics = NULL;
 }
