@@ -119,7 +119,7 @@ dl_start() {
 	DL_T0[$tag]=$(ms_now)
 	xr_spawn "dl-$tag" "$ns" curl -sS --max-time "${DL_MAX:-60}" \
 		--resolve "$host:443:$RELAY4" --cacert "$TLS_CA" -o "$XR_STATE/dl-$tag.bin" \
-		-w '%{size_download} %{local_port}\n' "$@" "https://$host$path"
+		-w '%{size_download} %{local_port} %{exitcode}\n' "$@" "https://$host$path"
 	DL_PID[$tag]=$XR_LAST_PID
 }
 # wg_dl_start TAG NS URL [CURL_ARGS...] : plain HTTP download (over the tunnel)
@@ -129,7 +129,7 @@ wg_dl_start() {
 	# shellcheck disable=SC2034 # read by the callers
 	DL_T0[$tag]=$(ms_now)
 	xr_spawn "dl-$tag" "$ns" curl -sS --max-time "${DL_MAX:-60}" -o "$XR_STATE/dl-$tag.bin" \
-		-w '%{size_download} %{local_port}\n' "$@" "$url"
+		-w '%{size_download} %{local_port} %{exitcode}\n' "$@" "$url"
 	DL_PID[$tag]=$XR_LAST_PID
 }
 # dl_running TAG
@@ -146,7 +146,12 @@ dl_wait() {
 		xr_kill "${DL_PID[$tag]}" KILL
 		DL_RC[$tag]=124; DL_T1[$tag]=$(ms_now); return 1
 	fi
-	wait "${DL_PID[$tag]}"; DL_RC[$tag]=$?
+	wait "${DL_PID[$tag]}" 2>/dev/null; DL_RC[$tag]=$?
+	# curl's own word (-w %{exitcode}) where it wrote one: bash's wait may
+	# have lost the status of a child it reaped long ago
+	local last
+	last=$(tail -n1 "$XR_STATE/dl-$tag.log" 2>/dev/null)
+	[[ $last =~ ^[0-9]+\ [0-9]+\ ([0-9]+)$ ]] && DL_RC[$tag]=${BASH_REMATCH[1]}
 	# shellcheck disable=SC2034 # read by the callers
 	DL_T1[$tag]=$(ms_now)
 	return 0
@@ -232,30 +237,45 @@ both_alive() {
 
 # ---- the standard fault topology -------------------------------------------------------
 # fault_std_up : tenant lab owns a.example.test (agent vm1 on priv, nginx
-# :8443 there) and the WireGuard host priv (tunnel to pub1, priv's
-# PersistentKeepalive FAULT_WG_KA, 25 s by default), the python HTTP server on
-# the tunnel address; XDP attached.  Fails with a log line at the first step
-# that fails.
+# :8443 there, heartbeat FAULT_VM1_HB_MS, default FAULT_HB_MS) and the
+# WireGuard host priv (tunnel to pub1, priv's PersistentKeepalive FAULT_WG_KA,
+# 25 s by default); the python HTTP server on the tunnel address; XDP attached.
+# FAULT_VM2=1 adds agent vm2 (also on priv, heartbeat FAULT_HB_MS) serving
+# b.example.test for lab.  Fails with a log line at the first step that fails.
 FAULT_WG_KA=${FAULT_WG_KA:-25}
+FAULT_VM1_HB_MS=${FAULT_VM1_HB_MS:-$FAULT_HB_MS}
+FAULT_VM2=${FAULT_VM2:-0}
 fault_std_up() {
+	local agents=vm1 hosts=a.example.test
+	[ "$FAULT_VM2" = 1 ] && { agents="vm1 vm2"; hosts="a.example.test b.example.test"; }
 	tls_topo_up
 	tls_www
 	tls_leaf a a.example.test
-	nginx_start priv "$NS_PRIV" 8443 "$(nginx_tls_server priv 8443 a a.example.test default_server)"
+	tls_leaf b b.example.test
+	nginx_start priv "$NS_PRIV" 8443 "$(nginx_tls_server priv 8443 a a.example.test default_server)" \
+		"$(nginx_tls_server priv 8443 b b.example.test)"
 	wg_key priv; wg_key pub1
-	tls_agent_key vm1
-	fault_relay_config "$(fault_tenant lab vm1 a.example.test "$(wg_pub priv)" "$(wg_pub pub1)")"
-	tls_agent_config vm1 "$RELAY4:$CTRL_PORT" "$(tls_service a.example.test 127.0.0.1:8443)"
+	for a in $agents; do tls_agent_key "$a"; done
+	fault_relay_config "$(fault_tenant lab "$agents" "$hosts" "$(wg_pub priv)" "$(wg_pub pub1)")"
+	AGENT_EXTRA="heartbeat: ${FAULT_VM1_HB_MS}ms" \
+		tls_agent_config vm1 "$RELAY4:$CTRL_PORT" "$(tls_service a.example.test 127.0.0.1:8443)"
+	[ "$FAULT_VM2" = 1 ] &&
+		tls_agent_config vm2 "$RELAY4:$CTRL_PORT" "$(tls_service b.example.test 127.0.0.1:8443)"
 	tls_relay_up || return 1
 	relay_attach || return 1
 	wg_relay_peers lab
 	[ "$FAULT_WG_KA" = 25 ] ||
 		wg_peer "$NS_PRIV" "$WG_PRIV" "$(wg_pub pub1)" "$T_PUB1/32" "$RELAY_EP4" "$FAULT_WG_KA"
 	wg_http_start || { xr_log "http.server on $T_PRIV:$WG_HTTP_PORT did not start"; return 1; }
-	tls_agent_start vm1 "$NS_PRIV" || return 1
+	for a in $agents; do tls_agent_start "$a" "$NS_PRIV" || return 1; done
 	wait_for 30 ping_ok "$NS_PUB1" "$T_PRIV" 1 || { xr_log "no WireGuard tunnel pub1 -> priv"; return 1; }
 	wait_route "$NS_PUB1" a.example.test priv 20 || { tls_diag "first route"; return 1; }
-	wait_for 5 agent_listed vm1 || { xr_log "vm1 not in xrelayctl status -j"; return 1; }
+	if [ "$FAULT_VM2" = 1 ]; then
+		wait_route "$NS_PUB1" b.example.test priv 20 || { tls_diag "first route"; return 1; }
+	fi
+	for a in $agents; do
+		wait_for 5 agent_listed "$a" || { xr_log "$a not in xrelayctl status -j"; return 1; }
+	done
 }
 
 # big_exact_tls / big_exact_wg : a 64 MiB download through the agent / over the
