@@ -134,6 +134,15 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } xr_flows SEC(".maps");
 
+/* tenant id -> health (routes, WireGuard), written by xrelayd on changes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, XR_MAX_TENANTS);
+	__type(key, __u32);
+	__type(value, struct xr_tenant_health);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} xr_health SEC(".maps");
+
 /* [0] -> ABI version of the pinned layout. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

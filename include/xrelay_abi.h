@@ -22,7 +22,7 @@
 #include <linux/types.h>
 #endif
 
-#define XR_ABI_VERSION 2
+#define XR_ABI_VERSION 3
 
 /* ---- pin layout --------------------------------------------------------- */
 #define XR_PIN_ROOT_DEFAULT "/sys/fs/bpf/xrelay"
@@ -106,6 +106,7 @@ enum xr_reason {
 #define XR_MAP_NEXTHOP   "xr_nexthop"   /* lru hash: peer addr -> xr_nexthop */
 #define XR_MAP_TCPSTATS  "xr_tcpstats"  /* array: tenant id -> xr_tcp_stats (0: relay-wide) */
 #define XR_MAP_FLOWS     "xr_flows"     /* hash: flow id -> xr_flow (open TLS flows) */
+#define XR_MAP_HEALTH    "xr_health"    /* array: tenant id -> xr_tenant_health */
 
 struct xr_counter {
 	__u64 packets;
@@ -259,6 +260,9 @@ enum xr_tcp_counter {
 	XR_T_BYTES_OUT,      /* service -> client */
 	XR_T_THROTTLED,      /* times a direction waited for limits.bandwidth */
 	XR_T_BUSY,           /* no ClientHello slot free (Kconfig XR_HELLO_SLOTS) */
+	XR_T_ROUTE_DOWN,     /* every replica of the name is down: refused at once */
+	XR_T_REROUTED,       /* waiting for an agent that was lost; sent to another replica */
+	XR_T_ID_CONFLICTS,   /* an agent identity connected from a second address: refused */
 	XR_T_MAX,
 };
 
@@ -284,6 +288,29 @@ struct xr_flow {
 #define XR_FLOW_F_HALF_OUT  (1u << 1) /* service sent FIN */
 #define XR_FLOW_F_FALLBACK  (1u << 2) /* to tls.fallback */
 #define XR_FLOW_F_CONTROL   (1u << 3) /* agent control through :443 */
+
+/*
+ * Health of a tenant as xrelayd sees it (written by xrelayd on every change,
+ * like xr_tcpstats; read by xrelayctl and bpftool).  States: 0 unknown,
+ * 1 healthy, 2 degraded, 3 down (user/lib/health.h).  `routes` is the worst
+ * of its hostnames, each hostname the best of its replicas (hostname ->
+ * agent -> target); `wg` is its WireGuard private hosts' state.
+ */
+#define XR_HEALTH_TEXT_LEN 96
+struct xr_tenant_health {
+	__u8 state;                /* worst of routes and wg, of those the tenant has */
+	__u8 routes;
+	__u8 wg;
+	__u8 pad;
+	__u32 names_healthy;       /* configured hostnames by their best replica */
+	__u32 names_degraded;
+	__u32 names_down;
+	__u32 replicas;            /* agent sessions serving the tenant */
+	__u32 pad2;
+	__u64 since_ns;            /* `state` since (CLOCK_MONOTONIC) */
+	char reason[XR_HEALTH_TEXT_LEN];
+	char wg_reason[XR_HEALTH_TEXT_LEN];
+};
 
 struct xr_meta {
 	__u32 abi_version;

@@ -59,6 +59,8 @@ const char *xr_tcp_counter_name(enum xr_tcp_counter c)
 		[XR_T_DATA_TIMEOUT] = "data_timeout", [XR_T_RESETS] = "resets",
 		[XR_T_ACTIVE] = "active", [XR_T_BYTES_IN] = "bytes_in", [XR_T_BYTES_OUT] = "bytes_out",
 		[XR_T_THROTTLED] = "throttled", [XR_T_BUSY] = "busy",
+		[XR_T_ROUTE_DOWN] = "route_down", [XR_T_REROUTED] = "rerouted",
+		[XR_T_ID_CONFLICTS] = "identity_conflicts",
 	};
 
 	return c < XR_T_MAX && names[c] ? names[c] : "?";
@@ -172,6 +174,7 @@ static const struct {
 	{ XR_MAP_NEXTHOP, offsetof(struct xr_bpf, nexthop_fd) },
 	{ XR_MAP_TCPSTATS, offsetof(struct xr_bpf, tcpstats_fd) },
 	{ XR_MAP_FLOWS, offsetof(struct xr_bpf, flows_fd) },
+	{ XR_MAP_HEALTH, offsetof(struct xr_bpf, health_fd) },
 };
 #define N_MAPS (sizeof(map_fds) / sizeof(map_fds[0]))
 

@@ -29,6 +29,7 @@ struct xr_bpf {
 	int stats_fd, tstats_fd, tenants_fd, police_fd, sessions_fd;
 	int listen_fd, allow_fd, hsrate_fd, txports_fd, meta_fd, ports_fd, nexthop_fd;
 	int tcpstats_fd, flows_fd;  /* TLS passthrough accounting, written by xrelayd */
+	int health_fd;              /* tenants' health, written by xrelayd */
 };
 
 enum xr_xdp_mode { XR_XDP_NATIVE = 0, XR_XDP_GENERIC = 1 };

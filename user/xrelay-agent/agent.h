@@ -11,6 +11,7 @@
 #include <openssl/ssl.h>
 
 #include "config.h"
+#include "health.h"
 #include "proto.h"
 #include "pump.h"
 #include "tlsctx.h"
@@ -43,6 +44,9 @@ struct relay_sess {
 	size_t olen, ocap;
 	unsigned dials;                    /* data connections being set up */
 	uint64_t nonce;
+	uint8_t refused;                   /* the relay refused us (ERROR): slow retries */
+	uint8_t names_refused;             /* WELCOME refused names: register again */
+	uint64_t rehello_ns;               /* when to register refused names again */
 };
 
 struct service {
@@ -53,6 +57,22 @@ struct service {
 	int terminate;
 };
 
+/* A service's probe and health state (probe.c). */
+struct probe {
+	struct agent *a;
+	struct service *s;
+	int fd;
+	SSL *ssl;
+	int phase;
+	struct xr_op op;
+	uint8_t busy;
+	uint64_t start_ns, deadline_ns, next_ns;
+	char failed[XR_HEALTH_REASON_LEN];  /* set by the timeout; the completion ends it */
+	char buf[512];
+	size_t blen, boff;
+	struct xr_health h;
+};
+
 struct agent {
 	struct xr_loop loop;
 	struct xr_agent_cfg cfg;
@@ -61,6 +81,10 @@ struct agent {
 	struct relay_sess *rs;
 	struct service *svc;
 	struct xr_pumpset pumps;
+	SSL_CTX *probe_ctx;
+	struct probe *probes;
+	bool once;                         /* --once: exit 1 at the first refusal */
+	int exit_code;
 
 	int sig_fd;
 	struct xr_op sig_op;
@@ -70,6 +94,7 @@ struct agent {
 
 	struct {
 		uint64_t dials, dial_errors, opens, target_errors, tls_errors, active, resets;
+		uint64_t probes, probe_failures;
 	} st;
 };
 
@@ -79,10 +104,16 @@ uint64_t now_ns(void);
 void sess_start(struct agent *a, struct relay_sess *rs);
 void sess_tick(struct relay_sess *rs);
 void sess_stop(struct relay_sess *rs);
+void sess_send_health(struct relay_sess *rs);       /* services' states, if READY */
+
+/* probe.c */
+int probes_init(struct agent *a);
+void probes_tick(struct agent *a);
+unsigned probes_report(struct agent *a, struct xr_msg *m);
 
 /* dataconn.c */
 void data_dial(struct relay_sess *rs, const uint8_t token[XR_TOKEN_LEN]);
-int services_init(struct agent *a);
+int services_init(struct agent *a, bool check_only);  /* check: TLS pairs only */
 void services_tick(struct agent *a);
 
 #endif

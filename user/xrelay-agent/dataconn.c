@@ -511,7 +511,7 @@ static void bridge_start(struct dconn *d)
 
 /* ---- services ---------------------------------------------------------------------------- */
 
-int services_init(struct agent *a)
+int services_init(struct agent *a, bool check_only)
 {
 	char err[512];
 
@@ -527,7 +527,10 @@ int services_init(struct agent *a)
 
 		s->cfg = c;
 		snprintf(port, sizeof(port), "%u", c->target_port);
-		rc = getaddrinfo(c->target_host, port, &hints, &ai);
+		/* --check: names may resolve only where the agent runs */
+		rc = check_only ? 0 : getaddrinfo(c->target_host, port, &hints, &ai);
+		if (check_only)
+			goto tls;
 		if (rc) {
 			fprintf(stderr, "%s:%d: target %s: %s\n", a->cfg.path, c->line, c->target,
 				gai_strerror(rc));
@@ -536,6 +539,7 @@ int services_init(struct agent *a)
 		memcpy(&s->target, ai->ai_addr, ai->ai_addrlen);
 		s->tlen = ai->ai_addrlen;
 		freeaddrinfo(ai);
+tls:
 		if (c->tls_cert[0]) {
 			const char *alpn[XR_CFG_MAX_ALPN + 1] = { 0 };
 

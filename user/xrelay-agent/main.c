@@ -41,10 +41,14 @@ static void usage(FILE *f)
 		"never listens on a port.\n\n"
 		"  -c, --config FILE   agent config (YAML), required\n"
 		"      --check         validate the config and exit (0 valid, 2 invalid)\n"
+		"      --once          exit with status 1 as soon as a relay refuses this agent or\n"
+		"                      one of its hostnames (default: log an error and retry)\n"
 		"  -v, --verbose       debug logging\n"
 		"  -h, --help          this help\n"
 		"  -V, --version       print the version\n\n"
-		"Signals: SIGTERM/SIGINT stop. Exit: 0 ok, 1 failure, 2 config.\n");
+		"Signals: SIGTERM/SIGINT stop; SIGHUP is ignored (restart to apply a new config;\n"
+		"certificates reload by themselves). Exit: 0 ok, 1 failure (or a refusal with --once),\n"
+		"2 config.\n");
 }
 
 static void arm_sig(struct agent *a)
@@ -59,7 +63,7 @@ static void arm_tick(struct agent *a)
 	struct io_uring_sqe *sqe = xr_loop_sqe(&a->loop, &a->tick_op);
 
 	a->tick_ts.tv_sec = 0;
-	a->tick_ts.tv_nsec = 250 * 1000000;
+	a->tick_ts.tv_nsec = 100 * 1000000;     /* probe deadlines, heartbeats, retries */
 	io_uring_prep_timeout(sqe, &a->tick_ts, 0, 0);
 }
 
@@ -67,7 +71,12 @@ static void sig_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe *
 {
 	struct agent *a = op->ctx;
 
-	if (cqe->res == (int)sizeof(a->si)) {
+	if (cqe->res == (int)sizeof(a->si) && a->si.ssi_signo == SIGHUP) {
+		/* certificates reload by themselves; the rest needs a restart,
+		 * which costs only the agent's own sessions */
+		xr_warn("SIGHUP ignored: the agent has no config reload; restart it to apply "
+			"a new config (TLS certificates are reloaded automatically)", "%s", "");
+	} else if (cqe->res == (int)sizeof(a->si)) {
 		xr_info("stopping", "signal=%s", strsignal(a->si.ssi_signo));
 		loop->stop = true;
 		return;
@@ -83,6 +92,7 @@ static void tick_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe 
 	for (int i = 0; i < a->cfg.n_relays; i++)
 		sess_tick(&a->rs[i]);
 	services_tick(a);
+	probes_tick(a);
 	if (!loop->stop)
 		arm_tick(a);
 }
@@ -92,6 +102,7 @@ int main(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
 		{ "check", no_argument, NULL, 'C' },
+		{ "once", no_argument, NULL, 'O' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -109,6 +120,7 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 'c': path = optarg; break;
 		case 'C': check = 1; break;
+		case 'O': a->once = true; break;
 		case 'v': verbose = 1; break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("xrelay-agent %s\n", AGENT_VERSION); return 0;
@@ -128,6 +140,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (check) {
+		/* targets resolve, certificate and key load and match */
+		if (services_init(a, true))
+			return 2;
 		printf("%s: ok (%d relays, %d services)\n", path, a->cfg.n_relays, a->cfg.n_services);
 		return 0;
 	}
@@ -137,8 +152,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "xrelay-agent: %s\n", err);
 		return 2;
 	}
-	if (services_init(a))
+	if (services_init(a, false))
 		return 2;
+	if (probes_init(a)) {
+		fprintf(stderr, "xrelay-agent: out of memory\n");
+		return 1;
+	}
 	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
@@ -183,5 +202,5 @@ int main(int argc, char **argv)
 		xr_err("event loop", "error=\"%s\"", strerror(-rc));
 	for (int i = 0; i < a->cfg.n_relays; i++)
 		sess_stop(&a->rs[i]);
-	return rc ? 1 : 0;
+	return rc ? 1 : a->exit_code;
 }

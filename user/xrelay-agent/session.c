@@ -9,9 +9,19 @@
  *
  * Dead peers: the agent pings every heartbeat and gives up after three
  * heartbeats without any frame from the relay; TCP_USER_TIMEOUT gives up on
- * unacknowledged data as fast.  Backoff: 0.5 s doubling to 30 s, "equal
- * jitter" (half fixed, half random) so that a relay restart is not met by
- * every agent in the same millisecond; reset by a WELCOME.
+ * unacknowledged data as fast.  The relay pings too (its heartbeat probe).
+ *
+ * Backoff, "equal jitter" (half fixed, half random) so that a relay restart
+ * is not met by every agent in the same millisecond; reset by a WELCOME:
+ *   - transport failures (refused, reset, timeout, relay restarting):
+ *     0.25 s doubling to 1.5 s, so an agent is back within 2 s of its relay;
+ *   - refusals (the relay does not know our identity, or sees it connected
+ *     from elsewhere; the relay's key is not the pinned one): 1 s doubling to
+ *     30 s, each attempt logged as an error.
+ * A WELCOME that refuses some names keeps the session (the other names
+ * work), logs an error per refused name and registers again every 30 s.
+ * With --once, any refusal ends the agent with exit status 1: it never runs
+ * silently without a forward (the lesson of ssh's ExitOnForwardFailure).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,8 +41,11 @@
 #include "log.h"
 
 #define CONNECT_NS    (10ull * 1000000000ull)
-#define BACKOFF_MIN   500u
-#define BACKOFF_MAX   30000u
+#define RETRY_MIN     250u
+#define RETRY_MAX     1500u
+#define REFUSED_MIN   1000u
+#define REFUSED_MAX   30000u
+#define REHELLO_NS    (30ull * 1000000000ull)
 #define OBUF_MAX      (256u * 1024)
 
 static struct xr_msg scratch;
@@ -89,19 +102,33 @@ static void fail(struct relay_sess *rs, const char *why)
 
 	if (rs->state == RS_CLOSING || rs->state == RS_WAIT)
 		return;
-	rs->backoff_ms = rs->backoff_ms ? rs->backoff_ms * 2 : BACKOFF_MIN;
-	if (rs->backoff_ms > BACKOFF_MAX)
-		rs->backoff_ms = BACKOFF_MAX;
+	if (rs->refused) {
+		rs->backoff_ms = rs->backoff_ms < REFUSED_MIN ? REFUSED_MIN : rs->backoff_ms * 2;
+		if (rs->backoff_ms > REFUSED_MAX)
+			rs->backoff_ms = REFUSED_MAX;
+	} else {
+		rs->backoff_ms = rs->backoff_ms ? rs->backoff_ms * 2 : RETRY_MIN;
+		if (rs->backoff_ms > RETRY_MAX)
+			rs->backoff_ms = RETRY_MAX;
+	}
 	RAND_bytes((unsigned char *)&rnd, sizeof(rnd));
 	delay = rs->backoff_ms / 2 + rnd % (rs->backoff_ms / 2 + 1);
 	rs->next_try_ns = now_ns() + (uint64_t)delay * 1000000ull;
 	rs->failures++;
-	if (rs->state == RS_READY)
+	if (rs->refused)
+		xr_err("relay refused this agent", "relay=%s reason=\"%s\" retry_ms=%u attempt=%u",
+		       rs->cfg->address, why, delay, rs->failures);
+	else if (rs->state == RS_READY)
 		xr_warn("relay session lost", "relay=%s reason=\"%s\" retry_ms=%u", rs->cfg->address, why,
 			delay);
 	else
 		xr_warn("relay session failed", "relay=%s reason=\"%s\" retry_ms=%u", rs->cfg->address,
 			why, delay);
+	if (rs->refused && rs->a->once) {
+		xr_err("stopping: --once and the relay refused", "relay=%s", rs->cfg->address);
+		rs->a->exit_code = 1;
+		rs->a->loop.stop = true;
+	}
 	rs->state = RS_CLOSING;
 	if (rs->fd >= 0)
 		shutdown(rs->fd, SHUT_RDWR);   /* wakes our polls */
@@ -116,6 +143,13 @@ static void fail(struct relay_sess *rs, const char *why)
 		io_uring_prep_nop(xr_loop_sqe(&rs->a->loop, &rs->rd_op));
 		rs->rd_busy = 1;
 	}
+}
+
+/* A refusal: longer backoff, an error per attempt, the end with --once. */
+static void refused(struct relay_sess *rs, const char *why)
+{
+	rs->refused = 1;
+	fail(rs, why);
 }
 
 static void try_connect(struct relay_sess *rs)
@@ -239,6 +273,16 @@ static void send_hello(struct relay_sess *rs)
 	send_msg(rs, m);
 }
 
+/* The services' states as a HEALTH message, queued; -1 when nothing was. */
+static int queue_health(struct relay_sess *rs)
+{
+	static struct xr_msg m;
+
+	if (rs->state != RS_READY || !probes_report(rs->a, &m))
+		return -1;
+	return send_msg(rs, &m);
+}
+
 static void on_frame(struct relay_sess *rs, uint8_t type, const uint8_t *p, size_t n)
 {
 	struct xr_msg *m = &scratch;
@@ -253,24 +297,40 @@ static void on_frame(struct relay_sess *rs, uint8_t type, const uint8_t *p, size
 	}
 	rs->last_rx_ns = now_ns();
 	switch (type) {
-	case XR_MSG_WELCOME:
-		if (rs->state != RS_WELCOME) {
+	case XR_MSG_WELCOME: {
+		bool again = rs->state == RS_READY;
+
+		if (rs->state != RS_WELCOME && !again) {
 			fail(rs, "unexpected WELCOME");
 			return;
 		}
 		for (unsigned i = 0; i < m->n_refused; i++)
-			xr_warn("hostname refused by the relay", "relay=%s hostname=%s reason=\"%s\"",
-				rs->cfg->address, m->refused[i].host, m->refused[i].reason);
+			xr_err("hostname refused by the relay", "relay=%s hostname=%s reason=\"%s\" "
+			       "retry_s=%llu", rs->cfg->address, m->refused[i].host, m->refused[i].reason,
+			       rs->a->once ? 0ull : REHELLO_NS / 1000000000ull);
 		rs->session_id = m->session;
 		if (m->heartbeat_ms)
 			rs->heartbeat_ms = m->heartbeat_ms;
 		rs->state = RS_READY;
 		rs->backoff_ms = 0;
 		rs->failures = 0;
-		rs->next_ping_ns = now_ns() + (uint64_t)rs->heartbeat_ms * 1000000ull;
-		xr_info("relay session up", "relay=%s session=%llu hostnames=%u refused=%u",
-			rs->cfg->address, (unsigned long long)m->session, m->n_hosts, m->n_refused);
+		rs->refused = 0;
+		rs->names_refused = m->n_refused > 0;
+		rs->rehello_ns = now_ns() + REHELLO_NS;
+		if (!again)
+			rs->next_ping_ns = now_ns() + (uint64_t)rs->heartbeat_ms * 1000000ull;
+		xr_info(again ? "relay registration renewed" : "relay session up",
+			"relay=%s session=%llu hostnames=%u refused=%u", rs->cfg->address,
+			(unsigned long long)m->session, m->n_hosts, m->n_refused);
+		if (rs->names_refused && rs->a->once) {
+			xr_err("stopping: --once and the relay refused", "relay=%s", rs->cfg->address);
+			rs->a->exit_code = 1;
+			rs->a->loop.stop = true;
+			return;
+		}
+		queue_health(rs);       /* drive() flushes */
 		return;
+	}
 	case XR_MSG_TOKEN:
 		if (rs->state != RS_READY) {
 			fail(rs, "TOKEN before WELCOME");
@@ -291,7 +351,10 @@ static void on_frame(struct relay_sess *rs, uint8_t type, const uint8_t *p, size
 		return;
 	case XR_MSG_ERROR:
 		snprintf(why, sizeof(why), "relay says: %.120s (code %u)", m->text, m->code);
-		fail(rs, why);
+		if (m->code == XR_ERR_IDENTITY || m->code == XR_ERR_DUPLICATE || m->code == XR_ERR_VERSION)
+			refused(rs, why);
+		else
+			fail(rs, why);
 		return;
 	default:
 		snprintf(why, sizeof(why), "unexpected %s from the relay", xr_msg_type_name(type));
@@ -324,7 +387,7 @@ static void drive(struct relay_sess *rs)
 			xr_identity_format(id, line, sizeof(line));
 			snprintf(ebuf, sizeof(ebuf), "the relay's identity is \"%s\", not the one pinned in "
 				 "the config", line);
-			return fail(rs, ebuf);
+			return refused(rs, ebuf);
 		}
 		rs->state = RS_WELCOME;
 		rs->last_rx_ns = now_ns();
@@ -432,6 +495,12 @@ void sess_tick(struct relay_sess *rs)
 			fail(rs, "heartbeat timeout (3 missed)");
 			return;
 		}
+		if (rs->names_refused && now >= rs->rehello_ns) {
+			rs->rehello_ns = now + REHELLO_NS;
+			send_hello(rs);
+			if (!rs->wr_busy)
+				flush(rs);
+		}
 		if (now >= rs->next_ping_ns) {
 			struct xr_msg *m = msg_new(XR_MSG_PING);
 
@@ -444,6 +513,12 @@ void sess_tick(struct relay_sess *rs)
 	case RS_CLOSING:
 		return;
 	}
+}
+
+void sess_send_health(struct relay_sess *rs)
+{
+	if (!queue_health(rs) && !rs->wr_busy)
+		flush(rs);
 }
 
 void sess_stop(struct relay_sess *rs)

@@ -190,12 +190,16 @@ static void do_status(struct admin_conn *c)
 			xr_json_key(&j, "hostnames");
 			xr_json_arr(&j);
 			for (unsigned h = 0; h < a->n_hosts; h++)
-				xr_json_str(&j, a->hosts[h]);
+				xr_json_str(&j, a->routes[h].host);
 			xr_json_end(&j);
+			xr_json_kstr(&j, "state", xr_health_name(a->h.state));
+			xr_json_kstr(&j, "reason", a->h.reason);
+			xr_json_ku64(&j, "rtt_us", a->rtt_us);
 			xr_json_end(&j);
 		}
 		xr_json_end(&j);
 	}
+	health_json(r, &j);
 	xr_json_end(&j);
 	reply_send(c, &j, f, &buf);
 }

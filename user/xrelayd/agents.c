@@ -149,6 +149,11 @@ static int send_msg(struct agent_sess *s, const struct xr_msg *m)
 	return s->doomed ? -1 : 0;
 }
 
+int agents_send(struct agent_sess *s, const struct xr_msg *m)
+{
+	return send_msg(s, m);
+}
+
 static void send_tokens(struct agent_sess *s, unsigned n, struct pconn *pc)
 {
 	while (n) {
@@ -353,8 +358,10 @@ void agents_accept(struct relay *r, int fd)
 	s->wr_op.cb = wr_cb;
 	s->wr_op.ctx = s;
 	s->deadline_ns = now_ns() + HANDSHAKE_NS;
-	if (!getpeername(fd, (struct sockaddr *)&ss, &len))
+	if (!getpeername(fd, (struct sockaddr *)&ss, &len)) {
 		xr_sockaddr_str((struct sockaddr *)&ss, s->peer, sizeof(s->peer));
+		s->peer_sa = ss;
+	}
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);   /* OpenSSL on a polled socket */
 	/* wake when the preamble (20 bytes) can be peeked; a ClientHello is longer */
@@ -380,7 +387,7 @@ static void sess_free(struct agent_sess *s)
 		SSL_free(s->ssl);
 	if (s->fd >= 0)
 		close(s->fd);
-	free(s->hosts);
+	free(s->routes);
 	free(s->ibuf);
 	free(s->obuf);
 	free(s);
@@ -403,12 +410,16 @@ static void sess_close(struct agent_sess *s, const char *why)
 
 	if (s->state == AS_CLOSING)
 		return;
-	if (s->state == AS_READY)
+	bool was_ready = s->state == AS_READY;
+
+	if (was_ready)
 		xr_info("agent disconnected", "tenant=%s agent=%s peer=%s session=%llu reason=\"%s\"",
 			s->tenant, s->name, s->peer, (unsigned long long)s->id, why);
 	else if (s->state >= AS_HANDSHAKE)
 		xr_warn("agent refused", "peer=%s reason=\"%s\"", s->peer, why);
 	s->state = AS_CLOSING;
+	if (was_ready)
+		health_sess_down(s, why);
 	/* its public connections: reset now, so that clients do not hang */
 	for (pc = r->active; pc; pc = next) {
 		next = pc->next;
@@ -417,10 +428,11 @@ static void sess_close(struct agent_sess *s, const char *why)
 			xr_pump_abort(&pc->pump);
 		}
 	}
+	/* waiting for a data connection from it: to another replica if any */
 	for (pc = r->pending; pc; pc = next) {
 		next = pc->next;
 		if (pc->sess == s)
-			pconn_close(pc, XR_T_NO_AGENT);
+			front_reroute(pc);
 	}
 	for (unsigned h = 0; h < TOKEN_BUCKETS && r->n_tokens; h++) {
 		struct token *t = r->tokens[h], *tn;
@@ -471,12 +483,60 @@ static int find_agent(struct agent_sess *s, const uint8_t id[32])
 	return -1;
 }
 
-/* HELLO: check the names, answer WELCOME, fill the pool. */
+static bool same_address(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	struct xr_proto_ep x, y;
+
+	xr_proto_ep_from_sa(&x, (const struct sockaddr *)a);
+	xr_proto_ep_from_sa(&y, (const struct sockaddr *)b);
+	return x.family == y.family && !memcmp(x.addr, y.addr, x.family == 4 ? 4 : 16);
+}
+
+/*
+ * An identity is one agent.  Another READY session of it is either that
+ * agent's earlier connection, lost without a word (crash, reboot, NAT
+ * flush): from the same address, or silent for more than a heartbeat and a
+ * half; the new session supersedes it.  Or it is alive elsewhere: the key
+ * was copied, and the newcomer is refused, both addresses logged and
+ * counted (a copied cloudflared credentials file is silently accepted as a
+ * replica; replicas here have identities of their own).
+ */
+static int identity_check(struct agent_sess *s)
+{
+	struct relay *r = s->r;
+	uint64_t now = now_ns();
+	char why[200];
+
+	for (struct agent_sess *o = r->sessions; o; o = o->next) {
+		if (o == s || o->state != AS_READY || o->tenant_id != s->tenant_id || strcmp(o->name, s->name))
+			continue;
+		if (same_address(&o->peer_sa, &s->peer_sa) ||
+		    now - o->last_rx_ns > (uint64_t)o->heartbeat_ms * 1500000ull)
+			continue;
+		r->st.identity_conflicts++;
+		tcp_count(r, s->tenant_id, XR_T_ID_CONFLICTS, 1);
+		xr_err("agent identity connected from two addresses: refusing the second, the key may "
+		       "be copied", "tenant=%s agent=%s first=%s first_session=%llu second=%s", s->tenant,
+		       s->name, o->peer, (unsigned long long)o->id, s->peer);
+		snprintf(why, sizeof(why), "identity already connected from another address (%s)", o->peer);
+		send_error(s, XR_ERR_DUPLICATE, "identity already connected from another address");
+		sess_close(s, why);
+		return -1;
+	}
+	return 0;
+}
+
+/* HELLO: check the names, answer WELCOME, fill the pool.  A HELLO on a
+ * READY session registers anew (the agent retrying refused names); routes
+ * it keeps keep their state. */
 static void on_hello(struct agent_sess *s, const struct xr_msg *in)
 {
 	struct relay *r = s->r;
 	static struct xr_msg w;
 	char why[XR_PROTO_TEXT_LEN];
+	bool again = s->state == AS_READY;
+	struct sess_route *routes;
+	unsigned n = 0;
 
 	if (in->version != XR_PROTO_VERSION) {
 		snprintf(why, sizeof(why), "protocol version %u, relay speaks %u", in->version,
@@ -488,21 +548,31 @@ static void on_hello(struct agent_sess *s, const struct xr_msg *in)
 	if (strcmp(in->name, s->name))
 		xr_warn("agent calls itself by another name; the identity decides", "tenant=%s agent=%s "
 			"says=%s", s->tenant, s->name, in->name);
+	if (!again && identity_check(s))
+		return;
 	memset(&w, 0, sizeof(w));
 	w.type = XR_MSG_WELCOME;
-	w.session = s->id = ++r->next_sess_id;
+	if (!again)
+		s->id = ++r->next_sess_id;
+	w.session = s->id;
 	s->heartbeat_ms = in->heartbeat_ms < HB_MIN_MS ? XR_AGENT_HEARTBEAT_MS :
 			  in->heartbeat_ms > HB_MAX_MS ? HB_MAX_MS : in->heartbeat_ms;
 	w.heartbeat_ms = s->heartbeat_ms;
 	s->pool_target = in->pool > XR_AGENT_POOL_MAX ? XR_AGENT_POOL_MAX : in->pool;
-	s->hosts = calloc(in->n_hosts + 1, sizeof(*s->hosts));
-	if (!s->hosts) {
+	routes = calloc(in->n_hosts + 1, sizeof(*routes));
+	if (!routes) {
 		sess_close(s, "out of memory");
 		return;
 	}
 	for (unsigned i = 0; i < in->n_hosts; i++) {
 		if (router_owns(r, s->tidx, in->hosts[i], why, sizeof(why))) {
-			memcpy(s->hosts[s->n_hosts++], in->hosts[i], XR_PROTO_HOST_LEN);
+			struct sess_route *rt = &routes[n++];
+
+			memcpy(rt->host, in->hosts[i], XR_PROTO_HOST_LEN);
+			rt->since_ns = now_ns();
+			for (unsigned k = 0; k < s->n_hosts; k++)   /* registered before: keep */
+				if (!strcmp(s->routes[k].host, rt->host))
+					*rt = s->routes[k];
 			memcpy(w.hosts[w.n_hosts++], in->hosts[i], XR_PROTO_HOST_LEN);
 		} else {
 			xr_warn("hostname refused", "tenant=%s agent=%s hostname=%s reason=\"%s\"",
@@ -512,24 +582,29 @@ static void on_hello(struct agent_sess *s, const struct xr_msg *in)
 			w.n_refused++;
 		}
 	}
+	free(s->routes);
+	s->routes = routes;
+	s->n_hosts = n;
 	s->state = AS_READY;
-	s->last_rx_ns = s->since_ns = now_ns();
-	xr_info("agent connected", "tenant=%s agent=%s peer=%s session=%llu hostnames=%u refused=%u "
-		"pool=%u heartbeat_ms=%u", s->tenant, s->name, s->peer, (unsigned long long)s->id,
-		s->n_hosts, w.n_refused, s->pool_target, s->heartbeat_ms);
-	/* An agent keeps one session per relay: an older one of the same
-	 * identity is a connection its host lost without telling us (crash,
-	 * reboot, NAT flush).  Routing to it would fail until the heartbeat
-	 * notices, so the new session takes over now. */
-	for (struct agent_sess *o = r->sessions; o; o = o->next)
-		if (o != s && o->state == AS_READY && o->tenant_id == s->tenant_id &&
-		    !strcmp(o->name, s->name)) {
-			char why2[64];
+	s->last_rx_ns = now_ns();
+	if (!again)
+		s->since_ns = s->last_rx_ns;
+	xr_info(again ? "agent registered again" : "agent connected", "tenant=%s agent=%s peer=%s "
+		"session=%llu hostnames=%u refused=%u pool=%u heartbeat_ms=%u", s->tenant, s->name,
+		s->peer, (unsigned long long)s->id, s->n_hosts, w.n_refused, s->pool_target,
+		s->heartbeat_ms);
+	if (!again)
+		/* its own earlier connections (see identity_check) go now */
+		for (struct agent_sess *o = r->sessions; o; o = o->next)
+			if (o != s && o->state == AS_READY && o->tenant_id == s->tenant_id &&
+			    !strcmp(o->name, s->name)) {
+				char why2[64];
 
-			snprintf(why2, sizeof(why2), "superseded by session %llu of the same agent",
-				 (unsigned long long)s->id);
-			sess_close(o, why2);
-		}
+				snprintf(why2, sizeof(why2), "superseded by session %llu of the same agent",
+					 (unsigned long long)s->id);
+				sess_close(o, why2);
+			}
+	health_sess_up(s);
 	if (send_msg(s, &w))
 		return;
 	pool_top_up(s);
@@ -566,6 +641,13 @@ static void on_frame(struct agent_sess *s, uint8_t type, const uint8_t *p, size_
 		return;
 	}
 	case XR_MSG_PONG:
+		health_on_pong(s, m->nonce);
+		return;
+	case XR_MSG_HEALTH:
+		health_on_report(s, m);
+		return;
+	case XR_MSG_HELLO:
+		on_hello(s, m);
 		return;
 	case XR_MSG_ERROR:
 		snprintf(why, sizeof(why), "agent says: %.100s (code %u)", m->text, m->code);
@@ -835,11 +917,11 @@ void agents_reload(struct relay *r)
 			continue;
 		}
 		for (unsigned i = 0; i < s->n_hosts; i++) {
-			if (router_owns(r, s->tidx, s->hosts[i], why, sizeof(why)))
-				memmove(s->hosts[k++], s->hosts[i], XR_PROTO_HOST_LEN);
+			if (router_owns(r, s->tidx, s->routes[i].host, why, sizeof(why)))
+				s->routes[k++] = s->routes[i];
 			else
 				xr_warn("hostname withdrawn by reload", "tenant=%s agent=%s hostname=%s "
-					"reason=\"%s\"", s->tenant, s->name, s->hosts[i], why);
+					"reason=\"%s\"", s->tenant, s->name, s->routes[i].host, why);
 		}
 		s->n_hosts = k;
 	}

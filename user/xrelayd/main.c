@@ -95,8 +95,8 @@ static void arm_tick(struct relay *r)
 {
 	struct io_uring_sqe *sqe = xr_loop_sqe(&r->loop, &r->tick_op);
 
-	r->tick_ts.tv_sec = 1;
-	r->tick_ts.tv_nsec = 0;
+	r->tick_ts.tv_sec = 0;
+	r->tick_ts.tv_nsec = 250 * 1000000;
 	io_uring_prep_timeout(sqe, &r->tick_ts, 0, 0);
 }
 
@@ -123,10 +123,14 @@ static void tick_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe 
 {
 	struct relay *r = op->ctx;
 
-	wg_sweep(r);
-	front_sweep(r);
+	/* heartbeats and health every 250 ms; the rest once a second */
 	agents_sweep(r);
-	flows_flush(r);
+	health_sweep(r);
+	if (r->tick_n++ % 4 == 0) {
+		wg_sweep(r);
+		front_sweep(r);
+		flows_flush(r);
+	}
 	if (!loop->stop)
 		arm_tick(r);
 }
@@ -177,6 +181,7 @@ int main(int argc, char **argv)
 		printf("%s: ok (%d tenants)\n", r->cfg_path, r->cfg.n_tenants);
 		return 0;
 	}
+	r->verbose = verbose;
 	xr_log_set_level(verbose ? XR_LOG_DEBUG : (enum xr_log_level)r->cfg.log_level);
 	xr_log_hook_libbpf();
 	r->start_ns = now_ns();
@@ -231,7 +236,7 @@ int main(int argc, char **argv)
 		xr_err("cannot apply the config", "error=\"%s\"", err);
 		return 1;
 	}
-	if (tcp_adopt(r))
+	if (tcp_adopt(r) || health_open(r))
 		return 1;
 	if (wg_open(r) || admin_open(r) || agents_open(r) || front_open(r) || metrics_open(r))
 		return 1;
@@ -247,6 +252,7 @@ int main(int argc, char **argv)
 	agents_close(r);
 	flows_flush(r);
 	admin_close(r);
+	health_close(r);
 	wg_close(r);
 	xr_loop_fini(&r->loop);
 	xr_wgs_free(r->wgs);

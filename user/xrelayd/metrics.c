@@ -355,11 +355,15 @@ static void section_maps(struct metrics *m, FILE *f)
 	struct { const char *name; int fd; long n; } maps[] = {
 		{ "xr_sessions", r->bpf.sessions_fd, m->n_sess },
 		{ "xr_hsrate", r->bpf.hsrate_fd, m->n_hsrate },
-		{ "xr_flows", r->bpf.flows_fd, (long)r->n_pconns },
+		{ "xr_flows", r->bpf.flows_fd, 0 },
 		{ "xr_tenants", r->bpf.tenants_fd, (long)r->cfg.n_tenants },
 	};
 	int nm = (int)(sizeof(maps) / sizeof(maps[0]));
 	char lbl[64];
+
+	/* flows are in the map from a pumping connection's first tick on */
+	for (struct pconn *pc = r->active; pc; pc = pc->next)
+		maps[2].n += pc->in_map;
 
 	family(f, "xrelay_bpf_map_entries", "gauge",
 	       "Entries in a pinned BPF map (xr_sessions: session directions; xr_hsrate: handshake "

@@ -374,8 +374,9 @@ static int reload_file(struct relay *r, char *err, size_t errlen)
 	if (router_build(r, err, sizeof(err)))
 		xr_err("routes not rebuilt", "error=\"%s\"", err);
 	agents_reload(r);
+	health_reload(r);
 	r->st.reloads++;
-	xr_log_set_level(r->cfg.log_level);
+	xr_log_set_level(r->verbose ? XR_LOG_DEBUG : (enum xr_log_level)r->cfg.log_level);
 	xr_info("config reloaded", "path=%s tenants=%d", r->cfg_path, r->cfg.n_tenants);
 	return 0;
 }

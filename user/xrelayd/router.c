@@ -138,18 +138,65 @@ static int under_rate(struct relay *r, int tidx, uint32_t tid)
 	return 1;
 }
 
-static int serves(const struct agent_sess *s, const char *host)
+/* The route of session s for host, or NULL when it does not serve it. */
+static const struct sess_route *serves(const struct agent_sess *s, const char *host)
 {
 	for (unsigned i = 0; i < s->n_hosts; i++)
-		if (xr_host_match(s->hosts[i], host))
-			return 1;
-	return 0;
+		if (xr_host_match(s->routes[i].host, host))
+			return &s->routes[i];
+	return NULL;
+}
+
+/*
+ * Pick a replica of tenant pc->tenant_id for sni: the best health first
+ * (healthy, then unknown, then degraded; never down), round-robin among the
+ * replicas of that rank, and one with a warm data connection when the
+ * round-robin choice has none.  RT_NO_AGENT when no session serves the
+ * name, RT_ROUTE_DOWN when every one that does is down.
+ */
+enum route_kind router_pick(struct relay *r, struct pconn *pc, const char *sni)
+{
+	struct agent_sess *s, *pick = NULL, *pick_pool = NULL;
+	const struct sess_route *rt;
+	int best = XR_H_DOWN, rank;
+	unsigned n = 0, any = 0, skip;
+
+	pc->sess = NULL;
+	for (s = r->sessions; s; s = s->next) {
+		if (s->state != AS_READY || s->tenant_id != pc->tenant_id || !(rt = serves(s, sni)))
+			continue;
+		any++;
+		rank = xr_health_rank(rt->state);
+		if (rank < xr_health_rank(best)) {
+			best = rt->state;
+			n = 0;
+		}
+		n += rank == xr_health_rank(best);
+	}
+	if (!any)
+		return RT_NO_AGENT;
+	if (best == XR_H_DOWN)
+		return RT_ROUTE_DOWN;
+	skip = r->rr++ % n;
+	for (s = r->sessions; s; s = s->next) {
+		if (s->state != AS_READY || s->tenant_id != pc->tenant_id || !(rt = serves(s, sni)) ||
+		    xr_health_rank(rt->state) != xr_health_rank(best))
+			continue;
+		if (!pick && skip == 0)
+			pick = s;
+		if (skip)
+			skip--;
+		if (s->pool && (!pick_pool || s == pick))
+			pick_pool = s;
+	}
+	if (!pick || (!pick->pool && pick_pool))
+		pick = pick_pool;
+	pc->sess = pick;
+	return pick ? RT_AGENT : RT_NO_AGENT;
 }
 
 enum route_kind router_route(struct relay *r, struct pconn *pc, const char *sni)
 {
-	struct agent_sess *s, *pick = NULL, *pick_pool = NULL;
-	unsigned n = 0, skip;
 	int found = 0, tidx;
 	void *v;
 
@@ -165,24 +212,5 @@ enum route_kind router_route(struct relay *r, struct pconn *pc, const char *sni)
 		return RT_REFUSED_ALLOW;
 	if (!under_rate(r, tidx, pc->tenant_id))
 		return RT_REFUSED_RATE;
-	for (s = r->sessions; s; s = s->next)
-		if (s->state == AS_READY && s->tenant_id == pc->tenant_id && serves(s, sni))
-			n++;
-	if (!n)
-		return RT_NO_AGENT;
-	skip = r->rr++ % n;
-	for (s = r->sessions; s; s = s->next) {
-		if (s->state != AS_READY || s->tenant_id != pc->tenant_id || !serves(s, sni))
-			continue;
-		if (!pick && skip == 0)
-			pick = s;
-		if (skip)
-			skip--;
-		if (s->pool && (!pick_pool || s == pick))
-			pick_pool = s;
-	}
-	if (!pick || (!pick->pool && pick_pool))
-		pick = pick_pool;
-	pc->sess = pick;
-	return pick ? RT_AGENT : RT_NO_AGENT;
+	return router_pick(r, pc, sni);
 }

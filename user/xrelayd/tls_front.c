@@ -337,6 +337,18 @@ static void route(struct pconn *pc)
 		xr_dbg("no agent for the name", "sni=%s", sni);
 		pconn_close(pc, XR_T_NO_AGENT);
 		return;
+	case RT_ROUTE_DOWN:
+		/* refused at once, not left to time out: the fallback if there
+		 * is one, else a reset */
+		xr_dbg("every replica is down", "sni=%s", sni);
+		if (r->fallback_len) {
+			tcp_count(r, pc->tenant_id, XR_T_ROUTE_DOWN, 1);
+			pc->kind = RT_FALLBACK;
+			pair_connect(pc, (struct sockaddr *)&r->fallback_sa, r->fallback_len);
+			return;
+		}
+		pconn_close(pc, XR_T_ROUTE_DOWN);
+		return;
 	case RT_REFUSED_ALLOW:
 		pconn_close(pc, XR_T_REFUSED_ALLOW);
 		return;
@@ -348,6 +360,32 @@ static void route(struct pconn *pc)
 		pconn_close(pc, XR_T_UNKNOWN_SNI);
 		return;
 	}
+}
+
+void front_reroute(struct pconn *pc)
+{
+	struct relay *r = pc->r;
+	enum route_kind k;
+
+	if (pc->tok)
+		token_drop(r, pc->tok);
+	if (pc->state != PC_WAIT_DATA || !pc->slot) {
+		pconn_close(pc, XR_T_NO_AGENT);
+		return;
+	}
+	k = router_pick(r, pc, xr_chello_sni(&pc->slot->ch));
+	pc->deadline_ns = now_ns() + (uint64_t)r->cfg.tls_hello_timeout_ms * 1000000ull;
+	if (k == RT_AGENT && !agents_request(r, pc)) {
+		tcp_count(r, pc->tenant_id, XR_T_REROUTED, 1);
+		return;
+	}
+	if (k == RT_ROUTE_DOWN && r->fallback_len) {
+		tcp_count(r, pc->tenant_id, XR_T_ROUTE_DOWN, 1);
+		pc->kind = RT_FALLBACK;
+		pair_connect(pc, (struct sockaddr *)&r->fallback_sa, r->fallback_len);
+		return;
+	}
+	pconn_close(pc, k == RT_ROUTE_DOWN ? XR_T_ROUTE_DOWN : XR_T_NO_AGENT);
 }
 
 /* First bytes "XRD1": an agent's data connection through the public port. */

@@ -14,7 +14,9 @@
 #include "bpfobj.h"
 #include "clienthello.h"
 #include "config.h"
+#include "health.h"
 #include "hostmatch.h"
+#include "json.h"
 #include "proto.h"
 #include "pump.h"
 #include "uring.h"
@@ -114,6 +116,15 @@ struct token {
 
 enum sess_state { AS_ACCEPT, AS_PEEK, AS_HANDSHAKE, AS_HELLO, AS_READY, AS_CLOSING };
 
+/* A name an agent session registered: hostname -> this agent -> its target. */
+struct sess_route {
+	char host[XR_PROTO_HOST_LEN];
+	uint8_t tstate;               /* the target's state as the agent reports it (health.h) */
+	uint8_t state;                /* the route's: the worse of the session's and the target's */
+	uint64_t since_ns;
+	char treason[XR_PROTO_TEXT_LEN];
+};
+
 /* A connection on control.listen: a control session once TLS is up, or a
  * data connection (first bytes "XRD1"). */
 struct agent_sess {
@@ -134,8 +145,13 @@ struct agent_sess {
 	char tenant[XR_CFG_NAME_LEN];
 	char name[XR_CFG_NAME_LEN];
 	char peer[64];
-	char (*hosts)[XR_PROTO_HOST_LEN];
+	struct sockaddr_storage peer_sa;
+	struct sess_route *routes;
 	unsigned n_hosts;
+	struct xr_health h;           /* the session's own health: heartbeat round trips */
+	uint64_t next_ping_ns, ping_sent_ns, ping_nonce;
+	uint32_t rtt_us;
+	uint8_t pong_due;
 	unsigned pool_target, pool_tokens, pool_n;
 	unsigned od_tokens;           /* on-demand tokens outstanding */
 	struct dconn *pool;
@@ -155,6 +171,7 @@ enum route_kind {
 	RT_NO_AGENT,
 	RT_REFUSED_ALLOW,
 	RT_REFUSED_RATE,
+	RT_ROUTE_DOWN,      /* every replica's route is down */
 };
 
 struct listener {
@@ -176,6 +193,7 @@ struct relay {
 	const char *cfg_path;
 	const char *pin_root_cli;
 	const char *pin_root;
+	bool verbose;             /* -v: debug logging whatever log.level says */
 	uint32_t *tenant_ids;     /* tenant_ids[i]: id of cfg.tenants[i] */
 	struct xr_wgs *wgs;
 
@@ -218,11 +236,19 @@ struct relay {
 	socklen_t fallback_len, control_len;
 	unsigned rr;
 	uint64_t accept_err_logged_ns;
-	struct metrics *metrics;                  /* admin.metrics HTTP endpoint (metrics.c) */
+	struct metrics *metrics;
+	/* health.c */
+	struct xr_tenant_health *th;              /* [XR_MAX_TENANTS] as last written */
+	struct xr_health *wg_health;              /* [XR_MAX_TENANTS] WireGuard probe */
+	uint64_t next_wg_probe_ns;
+	unsigned tick_n;
+	uint8_t health_dirty;                  /* admin.metrics HTTP endpoint (metrics.c) */
 	struct {
 		uint64_t slowpath_fwd, slowpath_drop, send_errors;
 		uint64_t sessions_expired, reloads, reload_failures;
 		uint64_t accept_errors;
+		uint64_t sess_pings, sess_ping_failures, wg_probes, wg_probe_failures;
+		uint64_t health_reports, identity_conflicts, route_transitions;
 	} st;
 };
 
@@ -244,12 +270,17 @@ void front_close(struct relay *r);
 void front_sweep(struct relay *r);                 /* deadlines, each tick */
 void pconn_close(struct pconn *pc, int counter);   /* counter: enum xr_tcp_counter or -1 */
 void pconn_unlink(struct pconn *pc);
+/* pc's agent was lost before its data connection came: another replica,
+ * else the fallback, else a reset. */
+void front_reroute(struct pconn *pc);
 void slot_put(struct relay *r, struct hello_slot *s);
 void tcp_count(struct relay *r, uint32_t tenant_id, enum xr_tcp_counter c, uint64_t n);
 
 /* router.c */
 int router_build(struct relay *r, char *err, size_t errlen);
 enum route_kind router_route(struct relay *r, struct pconn *pc, const char *sni);
+/* Only the replica choice (no allow/rate checks): for a reroute. */
+enum route_kind router_pick(struct relay *r, struct pconn *pc, const char *sni);
 int router_owns(const struct relay *r, int tidx, const char *host, char *why, size_t whylen);
 
 /* agents.c */
@@ -261,6 +292,7 @@ void agents_accept(struct relay *r, int fd);        /* a connection on control.l
 void agents_data_conn(struct relay *r, int fd, const uint8_t token[XR_TOKEN_LEN]);
 /* Ask pc's session for a data connection: from the pool, else a token. */
 int agents_request(struct relay *r, struct pconn *pc);
+int agents_send(struct agent_sess *s, const struct xr_msg *m);
 void token_drop(struct relay *r, struct token *t);
 
 /* pairing.c */
@@ -271,6 +303,18 @@ void flows_flush(struct relay *r);                  /* counters + flow map, each
 void flow_remove(struct pconn *pc);
 /* Protocol endpoint -> ABI endpoint (IPv4 stored IPv4-mapped, port BE). */
 void ep_abi(struct xr_endpoint *e, const struct xr_proto_ep *p);
+
+/* health.c: sessions' heartbeat probes, routes' and tenants' states */
+int health_open(struct relay *r);
+void health_close(struct relay *r);
+void health_sweep(struct relay *r);                 /* each tick */
+void health_sess_up(struct agent_sess *s);          /* WELCOME sent (also again) */
+void health_sess_down(struct agent_sess *s, const char *why);
+void health_on_pong(struct agent_sess *s, uint64_t nonce);
+void health_on_report(struct agent_sess *s, const struct xr_msg *m);
+void health_reload(struct relay *r);                /* config changed */
+void health_json(struct relay *r, struct xr_json *j);  /* "routes": [...] */
+void health_metrics(struct relay *r, FILE *f);
 
 /* admin.c */
 int admin_open(struct relay *r);
