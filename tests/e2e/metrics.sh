@@ -246,9 +246,9 @@ t_wg_counters() {
 	local b='xrelay_tenant_wireguard_bytes_total{tenant="lab",direction="tx"}'
 	local x='xrelay_xdp_packets_total{reason="tx"}'
 	local p0 b0 x0 p1 b1 x1 s
-	wait_for 30 ping_ok "$NS_PUB1" $T_PRIV 1 || { diag "no WireGuard tunnel pub1 -> priv"; return 1; }
+	wait_for 30 ping_ok "$NS_PUB1" "$T_PRIV" 1 || { diag "no WireGuard tunnel pub1 -> priv"; return 1; }
 	p0=$(val "$p"); b0=$(val "$b"); x0=$(val "$x")
-	nsx "$NS_PUB1" ping -n -q -c 20 -i 0.05 -s 1000 -W 2 $T_PRIV >/dev/null ||
+	nsx "$NS_PUB1" ping -n -q -c 20 -i 0.05 -s 1000 -W 2 "$T_PRIV" >/dev/null ||
 		{ xr_log "ping through WireGuard lost packets"; return 1; }
 	p1=$(val "$p"); b1=$(val "$b"); x1=$(val "$x")
 	s=$(val 'xrelay_tenant_wireguard_sessions{tenant="lab"}')
