@@ -698,16 +698,22 @@ static void arm_accept(struct metrics *m)
 	io_uring_prep_multishot_accept(sqe, m->fd, NULL, NULL, SOCK_CLOEXEC);
 }
 
+/* Unread request bytes would make close() send a reset, which can destroy
+ * the response still in flight: read what is there (bounded), then close. */
+static void drain_close(int fd)
+{
+	char sink[4096];
+
+	for (int i = 0; i < 16 && recv(fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+		;
+	close(fd);
+}
+
 static void conn_free(struct mconn *c)
 {
 	struct metrics *m = c->m;
-	char sink[4096];
 
-	/* unread request bytes would make close() send a reset that can
-	 * destroy the response in flight: read what is there (bounded) */
-	for (int i = 0; i < 16 && recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
-		;
-	close(c->fd);
+	drain_close(c->fd);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -884,7 +890,7 @@ static void conn_new(struct metrics *m, int fd)
 		/* a constant that fits any socket buffer: no state kept */
 		if (send(fd, busy, sizeof(busy) - 1, MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
 			m->responses[C503]++;
-		close(fd);
+		drain_close(fd);
 		return;
 	}
 	c->m = m;
