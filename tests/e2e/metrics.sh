@@ -91,6 +91,9 @@ wait_val() {
 	done
 }
 
+# hexs : stdin as one line of lower-case hex (coreutils od)
+hexs() { od -An -v -tx1 | tr -d ' \n'; }
+
 # http METHOD PATH : "STATUS" of one request (curl -X)
 http_status() {
 	nsx "$NS_RELAY" curl -s --max-time 5 -o /dev/null -w '%{http_code}' -X "$1" "http://$METRICS$2"
@@ -281,7 +284,7 @@ t_http_errors() {
 	s=$(nsx "$NS_RELAY" curl -s --max-time 5 -I "http://$METRICS/metrics" | head -n1)
 	case $s in "HTTP/1.1 200"*) ;; *) xr_log "HEAD /metrics -> $s"; rc=1 ;; esac
 	# not HTTP at all
-	s=$(raw send "$(printf 'hello\r\n\r\n' | xxd -p | tr -d '\n')")
+	s=$(raw send "$(printf 'hello\r\n\r\n' | hexs)")
 	case $s in "HTTP/1.1 400"*) ;; *) xr_log "garbage -> $s"; rc=1 ;; esac
 	return $rc
 }
@@ -290,7 +293,7 @@ t_oversize() {
 	# a request head over 4 KiB: 431 and closed, at once
 	local s t0 t1 big
 	big=$(printf 'GET /metrics HTTP/1.1\r\nX-Pad: %s\r\n\r\n' "$(head -c 6000 /dev/zero | tr '\0' a)" |
-		xxd -p | tr -d '\n')
+		hexs)
 	t0=$(ms_now); s=$(raw send "$big"); t1=$(ms_now)
 	xr_log "oversize request: '$s' after $((t1 - t0)) ms"
 	case $s in "HTTP/1.1 431"*) ;; *) return 1 ;; esac
@@ -379,7 +382,7 @@ t_no_secrets() {
 	for f in "$XR_STATE/keys/relay.key" "$(agent_dir vm1)/agent.key"; do
 		k=$(openssl pkey -in "$f" -outform DER 2>/dev/null | tail -c 32 | base64)
 		[ -n "$k" ] && grep -qF -- "$k" "$MET.final" && { xr_log "seed of $f on /metrics"; rc=1; }
-		k=$(openssl pkey -in "$f" -outform DER 2>/dev/null | tail -c 32 | xxd -p | tr -d '\n')
+		k=$(openssl pkey -in "$f" -outform DER 2>/dev/null | tail -c 32 | hexs)
 		[ -n "$k" ] && grep -qiF -- "$k" "$MET.final" && { xr_log "seed of $f (hex) on /metrics"; rc=1; }
 	done
 	# label values are short names, never key-like strings
