@@ -71,6 +71,8 @@ struct probe {
 	char buf[512];
 	size_t blen, boff;
 	struct xr_health h;
+	char reported[XR_HEALTH_REASON_LEN];   /* reason last sent to the relays */
+	uint8_t dirty;                         /* reason changed since */
 };
 
 struct agent {
@@ -83,6 +85,7 @@ struct agent {
 	struct xr_pumpset pumps;
 	SSL_CTX *probe_ctx;
 	struct probe *probes;
+	uint64_t next_report_ns;           /* reason-only HEALTH updates: once a second */
 	bool once;                         /* --once: exit 1 at the first refusal */
 	int exit_code;
 

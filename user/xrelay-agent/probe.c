@@ -52,7 +52,19 @@ static void release(struct probe *p)
 	p->failed[0] = '\0';
 }
 
-/* A result: feed the state machine, tell the relays on a change. */
+static void send_all(struct agent *a)
+{
+	for (int i = 0; i < a->cfg.n_services; i++) {
+		snprintf(a->probes[i].reported, sizeof(a->probes[i].reported), "%s", a->probes[i].h.reason);
+		a->probes[i].dirty = 0;
+	}
+	for (int i = 0; i < a->cfg.n_relays; i++)
+		sess_send_health(&a->rs[i]);
+	a->next_report_ns = now_ns() + 1000000000ull;
+}
+
+/* A result: feed the state machine, tell the relays on a change (at once)
+ * or when only the reason changed (at most once a second). */
 static void finish(struct probe *p, bool ok, const char *why)
 {
 	struct agent *a = p->a;
@@ -67,12 +79,14 @@ static void finish(struct probe *p, bool ok, const char *why)
 	if (!ok)
 		a->st.probe_failures++;
 	a->st.probes++;
-	if (old >= 0) {
+	if (old < 0 && strcmp(p->h.reason, p->reported)) {
+		p->dirty = 1;           /* same state, news in the reason: sent within a second */
+	} else if (old >= 0) {
+		p->dirty = 0;
 		xr_log(p->h.state == XR_H_HEALTHY ? XR_LOG_INFO : XR_LOG_WARN, "service state changed",
 			"hostname=%s target=%s from=%s to=%s reason=\"%s\"", p->s->cfg->hostname,
 			p->s->cfg->target, xr_health_name(old), xr_health_name(p->h.state), p->h.reason);
-		for (int i = 0; i < a->cfg.n_relays; i++)
-			sess_send_health(&a->rs[i]);
+		send_all(a);
 	}
 }
 
@@ -271,6 +285,12 @@ static void probe_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe
 void probes_tick(struct agent *a)
 {
 	uint64_t now = now_ns();
+	bool dirty = false;
+
+	for (int i = 0; i < a->cfg.n_services; i++)
+		dirty |= a->probes[i].dirty;
+	if (dirty && now >= a->next_report_ns)
+		send_all(a);
 
 	for (int i = 0; i < a->cfg.n_services; i++) {
 		struct probe *p = &a->probes[i];

@@ -424,10 +424,40 @@ static void json_traffic(struct xr_json *j, const struct xr_tenant_stats *ts)
 	json_drops(j, ts);
 }
 
+static const char *health_name(unsigned st)
+{
+	static const char *const n[] = { "unknown", "healthy", "degraded", "down" };
+
+	return st < 4 ? n[st] : "unknown";
+}
+
+/* "health": {...} of a tenant, as xrelayd last wrote it to xr_health. */
+static void json_health(struct xr_json *j, const struct xr_tenant_health *h, uint64_t now)
+{
+	xr_json_key(j, "health");
+	xr_json_obj(j);
+	xr_json_kstr(j, "state", health_name(h->state));
+	xr_json_kstr(j, "reason", h->reason);
+	xr_json_key(j, "since_s");
+	if (h->since_ns && h->since_ns <= now)
+		xr_json_u64(j, (now - h->since_ns) / 1000000000ull);
+	else
+		xr_json_null(j);
+	xr_json_kstr(j, "routes", health_name(h->routes));
+	xr_json_ku64(j, "names_healthy", h->names_healthy);
+	xr_json_ku64(j, "names_degraded", h->names_degraded);
+	xr_json_ku64(j, "names_down", h->names_down);
+	xr_json_ku64(j, "replicas", h->replicas);
+	xr_json_kstr(j, "wireguard", health_name(h->wg));
+	xr_json_kstr(j, "wireguard_reason", h->wg_reason);
+	xr_json_end(j);
+}
+
 int ctl_tenants(const struct ctl *c)
 {
-	static const char *const hdr[] = { "ID", "NAME", "BANDWIDTH", "PACKETS", "CONNS", "ALLOW",
-					   "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "DROPS" };
+	static const char *const hdr[] = { "ID", "NAME", "HEALTH", "BANDWIDTH", "PACKETS", "CONNS",
+					   "ALLOW", "RX_PKTS", "RX_BYTES", "TX_PKTS", "TX_BYTES", "DROPS" };
+	uint64_t now = mono_ns();
 	struct tenant_tab tt = {};
 	struct xr_json j;
 	struct table t;
@@ -442,10 +472,11 @@ int ctl_tenants(const struct ctl *c)
 		xr_json_init(&j, stdout, c->pretty);
 		xr_json_arr(&j);
 	} else {
-		tbl_init(&t, "rlllllrrrrl", hdr);
+		tbl_init(&t, "rllllllrrrrl", hdr);
 	}
 	for (uint32_t id = 1; id < tt.n; id++) {
 		const struct xr_tenant *tn = &tt.t[id];
+		struct xr_tenant_health th;
 		struct xr_tenant_stats ts;
 		char name[XR_TENANT_NAME_LEN + 1], drops[1024], r1[32], r2[32];
 
@@ -454,6 +485,8 @@ int ctl_tenants(const struct ctl *c)
 		tenant_name(&tt, id, name);
 		if (xr_tstats_read(&b, id, &ts))
 			memset(&ts, 0, sizeof(ts));
+		if (bpf_map_lookup_elem(b.health_fd, &id, &th))
+			memset(&th, 0, sizeof(th));
 		if (c->json) {
 			xr_json_obj(&j);
 			xr_json_ku64(&j, "id", id);
@@ -464,12 +497,14 @@ int ctl_tenants(const struct ctl *c)
 			xr_json_kbool(&j, "allow_list", tn->flags & XR_TENANT_F_ALLOWLIST);
 			json_traffic(&j, &ts);
 			json_tcp(&j, &b, id);
+			json_health(&j, &th, now);
 			xr_json_end(&j);
 			continue;
 		}
 		text_drops(&ts, drops, sizeof(drops));
 		tbl_add(&t, "%u", id);
 		tbl_add(&t, "%s", name);
+		tbl_add(&t, "%s", health_name(th.state));
 		tbl_add(&t, "%s", rate_str(tn->bw_bits_per_sec, "bit", r1, sizeof(r1)));
 		tbl_add(&t, "%s", rate_str(tn->pkt_per_sec, "pps", r2, sizeof(r2)));
 		if (tn->conn_per_sec)
