@@ -389,7 +389,8 @@ t_no_secrets() {
 	grep -v '^#' "$MET.final" | grep -oE '="[^"]*"' | sort -u | awk '
 		length($0) > 40 || $0 ~ /[+\/=][^"]*"$/ && length($0) > 20 { print "#   suspicious label value " $0; bad = 1 }
 		END { exit bad }' >&2 || rc=1
-	grep -qi 'private\|token=' "$MET.final" && { xr_log "/metrics mentions private keys or tokens"; rc=1; }
+	grep -Eqi 'private[ _-]?key|BEGIN [A-Z ]*KEY|token=' "$MET.final" &&
+		{ xr_log "/metrics mentions private keys or tokens"; rc=1; }
 	return $rc
 }
 

@@ -674,12 +674,8 @@ static int render(struct metrics *m, FILE *f)
 	section_tls(m, f, NULL);
 	section_tls(m, f, &tn);
 	section_agents(m, f, &tn);
-	/*
-	 * ---- route health and probes (issue 4) ----
-	 * health_metrics(r, f) goes here once health.c provides it: per-route
-	 * health as gauges and probe counters as xrelay_tenant_* families with
-	 * the same tenant label (and route="hostname" where a route is meant).
-	 */
+	/* route health and probes (health.c, issue 4) */
+	health_metrics(r, f);
 
 	free(tn.lbl);
 	return ferror(f) ? -1 : 0;
