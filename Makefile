@@ -64,7 +64,9 @@ DEB_BUILD := make clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	     python3 python3-kconfiglib libclang-rt-14-dev
 DEB_RUN   := iproute2 ethtool iptables nftables openssl
 DEB_TEST  := wireguard-tools wireguard-go nginx curl iperf3 socat tcpdump conntrack iputils-ping \
-	     procps psmisc util-linux kmod
+	     procps psmisc util-linux kmod \
+	     groff-base man-db systemd dpkg-dev prometheus ansible ansible-lint openssh-server \
+	     openssh-client
 # the peers the benchmarks compare with (not needed by `make test`)
 DEB_BENCH := haproxy openssh-server openssh-client autossh wrk libnginx-mod-stream
 deps:

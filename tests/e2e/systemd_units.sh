@@ -128,9 +128,16 @@ has() {
 	for l in "$@"; do grep -qxF -- "$l" "$u" || miss="$miss [$l]"; done
 	[ -z "$miss" ] || { echo "${u##*/} lacks:$miss"; return 1; }
 }
-common=("Type=notify" "Restart=always" 'RestartSec=1s' 'ExecReload=/bin/kill -HUP $MAINPID'
+common=("Type=notify" "Restart=always" 'RestartSec=1s'
 	"NoNewPrivileges=yes" "ProtectSystem=strict" "ProtectHome=yes" "PrivateTmp=yes")
-if out=$(has $UNITS/xrelayd.service "${common[@]}" "User=xrelay" "RuntimeDirectory=xrelay" \
+# the agent has no config reload (it ignores SIGHUP): no ExecReload for it
+if grep -q '^ExecReload' $UNITS/xrelay-agent.service; then
+	notok "xrelay-agent.service has an ExecReload, but the agent has no reload"
+else
+	ok "xrelay-agent.service: no ExecReload (restart applies a new config)"
+fi
+if out=$(has $UNITS/xrelayd.service "${common[@]}" 'ExecReload=/bin/kill -HUP $MAINPID' \
+	"User=xrelay" "RuntimeDirectory=xrelay" \
 	"ReadWritePaths=/sys/fs/bpf" "LimitNOFILE=1048576" \
 	"ExecStartPre=/usr/sbin/xrelayd --check -c /etc/xrelay/relay.yaml" \
 	"ExecStart=/usr/sbin/xrelayd -c /etc/xrelay/relay.yaml") &&
