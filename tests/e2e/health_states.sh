@@ -25,6 +25,8 @@
 #                           n.example.test -> 127.0.0.1:9 (nothing; probe none)
 #                           x.example.test -> nginx :8443, http probe of a
 #                           path that answers 404
+#                           late.example.test -> nginx :8443, refused until
+#                           a reload adds it to the tenant
 # One "ok - NAME" / "not ok - NAME" line per assertion.  XR_KEEP=1 keeps the
 # topology.
 set -u
@@ -37,9 +39,10 @@ if ! tls_have_bins; then
 fi
 tls_topo_up
 tls_www
-for n in h t c n x; do tls_leaf "$n" "$n.example.test"; done
+for n in h t c n x late; do tls_leaf "$n" "$n.example.test"; done
 nginx_start priv "$NS_PRIV" 8443 \
 	"$(nginx_tls_server priv 8443 t t.example.test default_server)" \
+	"$(nginx_tls_server priv 8443 late late.example.test)" \
 	"$(nginx_tls_server priv 8443 c c.example.test)" \
 	"$(nginx_tls_server priv 8443 x x.example.test)"
 
@@ -71,7 +74,8 @@ AGENT_EXTRA=$'heartbeat: 1s\nhealth: {window: 5, hold_down: 6s}' tls_agent_confi
 	"$(tls_service t.example.test 127.0.0.1:8443 "health: {probe: tls, interval: 300ms}")" \
 	"$(tls_service c.example.test 127.0.0.1:8443 "health: {interval: 300ms}")" \
 	"$(tls_service n.example.test 127.0.0.1:9 "health: {probe: none}")" \
-	"$(tls_service x.example.test 127.0.0.1:8443 "health: {probe: http, path: /nope, interval: 300ms}")"
+	"$(tls_service x.example.test 127.0.0.1:8443 "health: {probe: http, path: /nope, interval: 300ms}")" \
+	"$(tls_service late.example.test 127.0.0.1:8443)"
 
 # the target: plain HTTP on priv (tlsfix httpws answers every path with 200)
 backend_up() {
@@ -230,6 +234,21 @@ t_probe_kinds() {
 	route_is n.example.test healthy
 }
 
+t_reload_grants() {
+	# late.example.test was refused at HELLO; a reload that gives the tenant
+	# the name grants it to the live session (same session, no reconnect)
+	local sid0 sid1
+	log_says "$AGENT_LOG1" "hostname refused by the relay" "late.example.test" || return 1
+	sid0=$(xrctl -j status | "$XR_PY" -c 'import json,sys; print(json.load(sys.stdin)["xrelayd"]["agents"][0]["session"])')
+	sed -i 's/hostnames: \["h.example.test"/hostnames: ["late.example.test", "h.example.test"/' "$XR_RELAY_CONF"
+	grep -q late.example.test "$XR_RELAY_CONF" || { xr_log "config not edited"; return 1; }
+	relay_reload || return 1
+	log_says "$XR_RELAYD_LOG" "hostname granted by reload" "late.example.test" || return 1
+	wait_for 5 name_is "$NS_PUB1" late.example.test priv || return 1
+	sid1=$(xrctl -j status | "$XR_PY" -c 'import json,sys; print(json.load(sys.stdin)["xrelayd"]["agents"][0]["session"])')
+	[ "$sid0" = "$sid1" ] || { xr_log "session $sid0 -> $sid1"; return 1; }
+}
+
 t_status_json() {
 	# status -j: the agent session's own health and rtt
 	xrctl -j status | "$XR_PY" -c '
@@ -267,6 +286,7 @@ xr_check "target stopped: degraded then down, refused at once (route_down), tena
 xr_check "target back: down -> degraded -> healthy after a full window" t_target_back
 xr_check "burst after a recovery: degraded held until the hold-down ends" t_hold_down
 xr_check "status -j: agent session health and round trip" t_status_json
+xr_check "reload grants a name refused before to the live session" t_reload_grants
 xr_check "tls and tcp probes fail with nginx stopped; probe none stays healthy" t_probe_kinds
 xr_check "WireGuard tenant without traffic: down with its reason" t_wireguard_down
 xr_check "xrelayctl tenants shows the state" t_metrics_states

@@ -388,6 +388,7 @@ static void sess_free(struct agent_sess *s)
 	if (s->fd >= 0)
 		close(s->fd);
 	free(s->routes);
+	free(s->asked);
 	free(s->ibuf);
 	free(s->obuf);
 	free(s);
@@ -585,6 +586,11 @@ static void on_hello(struct agent_sess *s, const struct xr_msg *in)
 	free(s->routes);
 	s->routes = routes;
 	s->n_hosts = n;
+	free(s->asked);
+	s->asked = calloc(in->n_hosts + 1, sizeof(*s->asked));
+	s->n_asked = 0;
+	for (unsigned i = 0; s->asked && i < in->n_hosts; i++)
+		memcpy(s->asked[s->n_asked++], in->hosts[i], XR_PROTO_HOST_LEN);
 	s->state = AS_READY;
 	s->last_rx_ns = now_ns();
 	if (!again)
@@ -924,5 +930,22 @@ void agents_reload(struct relay *r)
 					"reason=\"%s\"", s->tenant, s->name, s->routes[i].host, why);
 		}
 		s->n_hosts = k;
+		/* names asked for and refused before, owned now: granted (the
+		 * routes array has room for every name asked) */
+		for (unsigned a = 0; a < s->n_asked && s->n_hosts < s->n_asked; a++) {
+			bool have = false;
+
+			for (unsigned i = 0; i < s->n_hosts && !have; i++)
+				have = !strcmp(s->routes[i].host, s->asked[a]);
+			if (have || !router_owns(r, s->tidx, s->asked[a], why, sizeof(why)))
+				continue;
+			memset(&s->routes[s->n_hosts], 0, sizeof(s->routes[0]));
+			memcpy(s->routes[s->n_hosts].host, s->asked[a], XR_PROTO_HOST_LEN);
+			s->routes[s->n_hosts].since_ns = now_ns();
+			s->n_hosts++;
+			xr_info("hostname granted by reload", "tenant=%s agent=%s hostname=%s", s->tenant,
+				s->name, s->asked[a]);
+		}
+		health_sess_up(s);
 	}
 }

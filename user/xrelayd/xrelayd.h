@@ -148,6 +148,9 @@ struct agent_sess {
 	struct sockaddr_storage peer_sa;
 	struct sess_route *routes;
 	unsigned n_hosts;
+	char (*asked)[XR_PROTO_HOST_LEN];  /* every name its HELLO asked for: a reload may
+					    * grant names refused before */
+	unsigned n_asked;
 	struct xr_health h;           /* the session's own health: heartbeat round trips */
 	uint64_t next_ping_ns, ping_sent_ns, ping_nonce;
 	uint32_t rtt_us;
