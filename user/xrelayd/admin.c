@@ -61,6 +61,7 @@ int admin_open(struct relay *r)
 		return rc;
 	}
 	chmod(path, 0660);
+	snprintf(r->admin_path, sizeof(r->admin_path), "%s", path);   /* a reload may change cfg */
 	r->admin_op.cb = admin_accept_cb;
 	r->admin_op.ctx = r;
 	arm_accept(r);
@@ -72,7 +73,7 @@ void admin_close(struct relay *r)
 {
 	if (r->admin_fd >= 0) {
 		close(r->admin_fd);
-		unlink(r->cfg.admin_socket);
+		unlink(r->admin_path);
 	}
 	r->admin_fd = -1;
 }

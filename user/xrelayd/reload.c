@@ -361,6 +361,9 @@ static int reload_file(struct relay *r, char *err, size_t errlen)
 	    strcmp(nc.control_key, r->cfg.control_key))
 		xr_warn("tls.listen, control.listen, control.key or tls.mover changed: applied on restart",
 			"%s", "");
+	if (strcmp(nc.admin_socket, r->cfg.admin_socket) || nc.admin_metrics.len != r->cfg.admin_metrics.len ||
+	    memcmp(&nc.admin_metrics.ss, &r->cfg.admin_metrics.ss, nc.admin_metrics.len))
+		xr_warn("admin.socket or admin.metrics changed: applied on restart", "%s", "");
 	rc = relay_apply_config(r, &nc, err, errlen);
 	if (rc) {
 		r->st.reload_failures++;

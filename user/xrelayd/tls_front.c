@@ -407,7 +407,8 @@ static int data_magic(struct pconn *pc)
 		int fd = pc->fd;
 
 		memcpy(tok, raw + 4, XR_TOKEN_LEN);
-		r->tcp[0].c[XR_T_ACCEPTED]--;   /* not a public connection after all */
+		/* still counted in accepted: a counter never goes down (Prometheus
+		 * would read a decrement as a reset) */
 		pc->fd = -1;
 		pconn_close(pc, -1);            /* pc is gone after this */
 		agents_data_conn(r, fd, tok);

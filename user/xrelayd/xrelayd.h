@@ -213,6 +213,7 @@ struct relay {
 
 	int admin_fd;
 	struct xr_op admin_op;
+	char admin_path[108];     /* bound: removed at exit, whatever a reload says */
 
 	uint64_t start_ns;
 
