@@ -526,6 +526,43 @@ int xr_tstats_read(struct xr_bpf *b, uint32_t tid, struct xr_tenant_stats *out)
 	return 0;
 }
 
+long xr_sessions_each(struct xr_bpf *b, xr_session_fn fn, void *ctx)
+{
+	enum { BATCH = 256 };
+	static uint32_t keys[BATCH];
+	static struct xr_session vals[BATCH];
+	uint32_t tok = 0, key, next, *prev = NULL;
+	bool first = true;
+	long n = 0;
+
+	for (;;) {
+		__u32 count = BATCH;
+		int err = bpf_map_lookup_batch(b->sessions_fd, first ? NULL : &tok, &tok, keys, vals,
+					       &count, NULL);
+
+		if (err && errno != ENOENT) {
+			if (first)
+				goto by_key;    /* no batch ops: one key at a time */
+			return -1;
+		}
+		first = false;
+		for (__u32 i = 0; i < count; i++, n++)
+			fn(keys[i], &vals[i], ctx);
+		if (err)
+			return n;
+	}
+by_key:
+	while (!bpf_map_get_next_key(b->sessions_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(b->sessions_fd, &key, &vals[0])) {
+			fn(key, &vals[0], ctx);
+			n++;
+		}
+	}
+	return n;
+}
+
 long xr_map_count(int fd)
 {
 	struct bpf_map_info info;

@@ -168,31 +168,43 @@ static bool is_host_tag(const struct xr_cfg_tenant *t, const uint8_t tag[XR_WG_T
 	return false;
 }
 
-/* Newest packet from a private host, per tenant id: sessions whose
- * destination is not a private host carry what the hosts send. */
+struct wg_walk {
+	struct relay *r;
+	uint64_t *last;           /* [XR_MAX_TENANTS] newest packet from a private host */
+	int *tidx_of;             /* [XR_MAX_TENANTS] config index + 1 */
+};
+
+/* Sessions whose destination is not a private host carry what the hosts send. */
+static void wg_walk_one(uint32_t key, const struct xr_session *sv, void *ctx)
+{
+	struct wg_walk *w = ctx;
+
+	(void)key;
+	if (sv->tenant_id >= XR_MAX_TENANTS || !w->tidx_of[sv->tenant_id] ||
+	    is_host_tag(&w->r->cfg.tenants[w->tidx_of[sv->tenant_id] - 1], sv->key_tag))
+		return;
+	if (sv->last_ns > w->last[sv->tenant_id])
+		w->last[sv->tenant_id] = sv->last_ns;
+}
+
 static void wg_probe(struct relay *r, uint64_t now)
 {
-	uint64_t *last = calloc(XR_MAX_TENANTS, sizeof(*last));
-	int *tidx_of = calloc(XR_MAX_TENANTS, sizeof(*tidx_of));
-	uint32_t key, next;
-	struct xr_session sv;
-	bool first = true;
+	struct wg_walk w = { .r = r };
+	bool any = false;
 
-	if (!last || !tidx_of)
+	for (int t = 0; t < r->cfg.n_tenants; t++)
+		any |= r->cfg.tenants[t].n_wg > 0;
+	if (!any)
+		return;
+	w.last = calloc(XR_MAX_TENANTS, sizeof(*w.last));
+	w.tidx_of = calloc(XR_MAX_TENANTS, sizeof(*w.tidx_of));
+	if (!w.last || !w.tidx_of)
 		goto out;
 	for (int t = 0; t < r->cfg.n_tenants; t++)
-		tidx_of[r->tenant_ids[t]] = t + 1;
-	while (!bpf_map_get_next_key(r->bpf.sessions_fd, first ? NULL : &key, &next)) {
-		first = false;
-		key = next;
-		if (bpf_map_lookup_elem(r->bpf.sessions_fd, &key, &sv) || sv.tenant_id >= XR_MAX_TENANTS ||
-		    !tidx_of[sv.tenant_id])
-			continue;
-		if (is_host_tag(&r->cfg.tenants[tidx_of[sv.tenant_id] - 1], sv.key_tag))
-			continue;
-		if (sv.last_ns > last[sv.tenant_id])
-			last[sv.tenant_id] = sv.last_ns;
-	}
+		w.tidx_of[r->tenant_ids[t]] = t + 1;
+	xr_sessions_each(&r->bpf, wg_walk_one, &w);
+	uint64_t *last = w.last;
+
 	for (int t = 0; t < r->cfg.n_tenants; t++) {
 		uint32_t id = r->tenant_ids[t];
 		struct xr_health *h = &r->wg_health[id];
@@ -221,8 +233,8 @@ static void wg_probe(struct relay *r, uint64_t now)
 		}
 	}
 out:
-	free(last);
-	free(tidx_of);
+	free(w.last);
+	free(w.tidx_of);
 }
 
 /* ---- hostnames and tenants -------------------------------------------------------------- */
