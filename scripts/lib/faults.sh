@@ -16,9 +16,10 @@
 #              tunnel (python http.server on the tunnel address) written to
 #              a file; dl_verdict tells exact / cut short cleanly / corrupt:
 #              a cut transfer must hold a byte-exact prefix of the source
-#   faults     packet loss with nftables numgen in a table this run creates
-#              (xrf_<pid>), removed by loss_off and by teardown with the
-#              namespace
+#   faults     packet loss with nftables numgen on the private host's
+#              uplink, in a table this run creates (xrf_<pid>) in the
+#              router's namespace, removed by loss_off and by teardown with
+#              the namespace; conntrack flush
 #
 # Like the others it changes nothing until called.
 
@@ -194,30 +195,43 @@ ping_rate() {
 
 # ---- faults ---------------------------------------------------------------------
 LOSS_TABLE=xrf_$$
-# loss_on NS IFACE PERCENT : drop PERCENT % of the packets in and out of IFACE
-# at random (nftables numgen), in a table of this run; replaces an earlier one
+# no_offload NS IFACE : no TSO/GSO/GRO on IFACE: what it sends is cut into
+# wire-sized packets as it leaves, what it receives is not merged again
+no_offload() {
+	nsx "$1" ethtool -K "$2" tso off gso off gro off >/dev/null 2>&1
+}
+# loss_on PERCENT : drop PERCENT % of the packets to and from the private
+# host priv at random (nftables numgen), on its uplink: the router's forward
+# hook, in a table of this run (replaces an earlier one).  Not in priv's own
+# output hook: TCP hands netfilter 64 KiB GSO aggregates there (measured: a
+# 16 MiB upload left in 263 packets > 1500 bytes), so "5 %" would drop
+# bursts of up to 44 segments.  With offloads off on priv's eth0 and the
+# router's lp1 (loss_prepare) the router sees wire-sized packets both ways.
+loss_prepare() {
+	no_offload "$NS_PRIV" eth0
+	no_offload "$NS_RTR" lp1
+}
 loss_on() {
-	local ns=$1 ifc=$2 pct=$3
-	nsx "$ns" nft delete table inet "$LOSS_TABLE" 2>/dev/null
-	nsx "$ns" nft -f - <<-EOF
+	local pct=$1
+	nsx "$NS_RTR" nft delete table inet "$LOSS_TABLE" 2>/dev/null
+	nsx "$NS_RTR" nft -f - <<-EOF
 	table inet $LOSS_TABLE {
-	    chain in {
-	        type filter hook input priority -10; policy accept;
-	        iifname "$ifc" numgen random mod 100 < $pct counter drop
-	    }
-	    chain out {
-	        type filter hook output priority -10; policy accept;
-	        oifname "$ifc" numgen random mod 100 < $pct counter drop
+	    chain forward {
+	        type filter hook forward priority -10; policy accept;
+	        ip saddr $PRIV_4 numgen random mod 100 < $pct counter drop
+	        ip daddr $PRIV_4 numgen random mod 100 < $pct counter drop
+	        ip6 saddr fd77::2 numgen random mod 100 < $pct counter drop
+	        ip6 daddr fd77::2 numgen random mod 100 < $pct counter drop
 	    }
 	}
 	EOF
 }
-# loss_dropped NS : packets the loss table dropped so far
+# loss_dropped : packets the loss table dropped so far
 loss_dropped() {
-	nsx "$1" nft list table inet "$LOSS_TABLE" 2>/dev/null |
+	nsx "$NS_RTR" nft list table inet "$LOSS_TABLE" 2>/dev/null |
 		sed -n 's/.*counter packets \([0-9]*\) .*/\1/p' | awk '{ s += $1 } END { print s + 0 }'
 }
-loss_off() { nsx "$1" nft delete table inet "$LOSS_TABLE" 2>/dev/null; return 0; }
+loss_off() { nsx "$NS_RTR" nft delete table inet "$LOSS_TABLE" 2>/dev/null; return 0; }
 
 # nat_flush : forget every NAT mapping of the router
 nat_flush() { nsx "$NS_RTR" conntrack -F >/dev/null 2>&1; }
