@@ -242,7 +242,12 @@ if [ -f "$MAN/xrelay.yaml.5" ] && [ -x "$XRELAYD" ] && [ -x "$AGENT" ] && [ -x "
 	"$CTL" keygen "$T/relay.key" >/dev/null 2>&1
 	"$CTL" keygen "$T/agent.key" >/dev/null 2>&1
 	example relay.yaml | sed "s|/etc/xrelay/relay.key|$T/relay.key|" >"$T/relay.yaml"
-	example agent.yaml | sed "s|/etc/xrelay/agent.key|$T/agent.key|" >"$T/agent.yaml"
+	# --check loads TLS pairs: a throwaway one for the example's paths
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+		-subj /CN=notebook.lab.example.com -keyout "$T/tls.key" -out "$T/tls.pem" >/dev/null 2>&1
+	example agent.yaml | sed -e "s|/etc/xrelay/agent.key|$T/agent.key|" \
+		-e "s|/etc/xrelay/[a-z.]*\.pem|$T/tls.pem|" -e "s|/etc/xrelay/[a-z.]*\.key|$T/tls.key|" \
+		>"$T/agent.yaml"
 	if [ "$(wc -l <"$T/relay.yaml")" -lt 10 ]; then
 		notok "xrelay.yaml(5) has a relay example between BEGIN/END relay.yaml markers"
 	elif out=$("$XRELAYD" -c "$T/relay.yaml" --check 2>&1); then
