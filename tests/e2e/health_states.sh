@@ -280,6 +280,22 @@ t_metrics_states() {
 	xrctl tenants | awk '$2 == "wgonly" && $3 == "down" { f = 1 } END { exit !f }'
 }
 
+t_no_secrets() {
+	# no log line carries a private key (its base64 body, or the 32-byte seed
+	# in base64 without the PKCS#8 prefix), nor a TLS key of a service
+	local k body seed f rc=0
+	for k in "$XR_STATE/keys/relay.key" "$D1/agent.key" "$D1/h.key"; do
+		body=$(grep -v -- ----- "$k" | tr -d '\n')
+		seed=$(grep -v -- ----- "$k" | base64 -d 2>/dev/null | tail -c 32 | base64)
+		for f in "$XR_RELAYD_LOG" "$AGENT_LOG1"; do
+			if grep -qF -e "${body:0:40}" -e "${seed:0:40}" "$f"; then
+				xr_log "$f shows the key $k"; rc=1
+			fi
+		done
+	done
+	return $rc
+}
+
 xr_check "all routes healthy, h.example.test served" t_all_healthy
 xr_check "http probe: a 404 path makes the route down with the status as reason" t_http_status_probe
 xr_check "target stopped: degraded then down, refused at once (route_down), tenant down" t_target_down
@@ -290,4 +306,5 @@ xr_check "reload grants a name refused before to the live session" t_reload_gran
 xr_check "tls and tcp probes fail with nginx stopped; probe none stays healthy" t_probe_kinds
 xr_check "WireGuard tenant without traffic: down with its reason" t_wireguard_down
 xr_check "xrelayctl tenants shows the state" t_metrics_states
+xr_check "no private key in any log (relay, agent, service TLS key)" t_no_secrets
 xr_result

@@ -43,6 +43,21 @@ static const char *route_reason(const struct agent_sess *s, const struct sess_ro
 	return buf;
 }
 
+/* Tenant id's health is to be recomputed at the next tick. */
+static void mark(struct relay *r, uint32_t id)
+{
+	if (r->th_dirty && id < XR_MAX_TENANTS) {
+		r->th_dirty[id] = 1;
+		r->health_dirty = 1;
+	}
+}
+
+static void mark_all(struct relay *r)
+{
+	for (int t = 0; t < r->cfg.n_tenants; t++)
+		mark(r, r->tenant_ids[t]);
+}
+
 /* Recompute a session's routes; log the ones that changed. */
 static void routes_update(struct agent_sess *s, const char *forced)
 {
@@ -68,7 +83,7 @@ static void routes_update(struct agent_sess *s, const char *forced)
 		rt->since_ns = now;
 		r->st.route_transitions++;
 	}
-	r->health_dirty = 1;
+	mark(r, s->tenant_id);
 }
 
 static void sess_feed(struct agent_sess *s, bool ok, const char *why)
@@ -229,8 +244,8 @@ static void wg_probe(struct relay *r, uint64_t now)
 			       "wireguard state changed", "tenant=%s from=%s to=%s reason=\"%s\"",
 			       r->cfg.tenants[t].name, xr_health_name(old), xr_health_name(h->state),
 			       h->reason);
-			r->health_dirty = 1;
 		}
+		mark(r, id);   /* also refreshes the reason (seconds without a packet) */
 	}
 out:
 	free(w.last);
@@ -277,6 +292,10 @@ static void tenants_update(struct relay *r, uint64_t now)
 		char why[XR_HEALTH_TEXT_LEN] = "";
 		int worst_names = XR_H_UNKNOWN;
 
+		if (!r->th_dirty[id])
+			continue;
+		r->th_dirty[id] = 0;
+
 		memset(&nh, 0, sizeof(nh));
 		for (int h = 0; h < ct->n_hostnames; h++) {
 			char w[XR_HEALTH_TEXT_LEN];
@@ -322,7 +341,8 @@ int health_open(struct relay *r)
 {
 	r->th = calloc(XR_MAX_TENANTS, sizeof(*r->th));
 	r->wg_health = calloc(XR_MAX_TENANTS, sizeof(*r->wg_health));
-	if (!r->th || !r->wg_health)
+	r->th_dirty = calloc(XR_MAX_TENANTS, 1);
+	if (!r->th || !r->wg_health || !r->th_dirty)
 		return -1;
 	health_reload(r);
 	return 0;
@@ -332,8 +352,10 @@ void health_close(struct relay *r)
 {
 	free(r->th);
 	free(r->wg_health);
+	free(r->th_dirty);
 	r->th = NULL;
 	r->wg_health = NULL;
+	r->th_dirty = NULL;
 }
 
 /* New config: tenants that appeared start unknown, removed ones are
@@ -359,7 +381,7 @@ void health_reload(struct relay *r)
 		memset(&r->wg_health[id], 0, sizeof(r->wg_health[id]));
 		bpf_map_update_elem(r->bpf.health_fd, &id, &r->th[id], BPF_ANY);
 	}
-	r->health_dirty = 1;
+	mark_all(r);
 	r->next_wg_probe_ns = 0;
 out:
 	free(live);
@@ -373,7 +395,6 @@ void health_sweep(struct relay *r)
 	if (now >= r->next_wg_probe_ns) {
 		r->next_wg_probe_ns = now + (uint64_t)r->cfg.health.interval_ms * 1000000ull;
 		wg_probe(r, now);
-		r->health_dirty = 1;     /* also refreshes hold-down countdowns in reasons */
 	}
 	if (r->health_dirty) {
 		r->health_dirty = 0;

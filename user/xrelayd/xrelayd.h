@@ -240,13 +240,14 @@ struct relay {
 	socklen_t fallback_len, control_len;
 	unsigned rr;
 	uint64_t accept_err_logged_ns;
-	struct metrics *metrics;
+	struct metrics *metrics;                  /* admin.metrics HTTP endpoint (metrics.c) */
 	/* health.c */
 	struct xr_tenant_health *th;              /* [XR_MAX_TENANTS] as last written */
 	struct xr_health *wg_health;              /* [XR_MAX_TENANTS] WireGuard probe */
+	uint8_t *th_dirty;                        /* [XR_MAX_TENANTS] to recompute */
 	uint64_t next_wg_probe_ns;
 	unsigned tick_n;
-	uint8_t health_dirty;                  /* admin.metrics HTTP endpoint (metrics.c) */
+	uint8_t health_dirty;                     /* some th_dirty set */
 	struct {
 		uint64_t slowpath_fwd, slowpath_drop, send_errors;
 		uint64_t sessions_expired, reloads, reload_failures;
