@@ -62,7 +62,9 @@ t_loss5() {
 	d=$(loss_dropped)
 	xr_log "5 % loss: $d packets dropped by nft; 16 MiB in $t ms; tunnel pings $pct %"
 	xr_log "sessions vm1 $a0 -> $(agent_session vm1), vm2 $b0 -> $(agent_session vm2)"
-	[ "$d" -gt 0 ] || { xr_log "nothing dropped: the loss table does not work"; rc=1; }
+	# 16 MiB are ~11600 wire-sized segments: 5 % of them and of the ACKs is
+	# several hundred; a few dozen would mean 64 KiB aggregates were dropped
+	[ "$d" -ge 300 ] || { xr_log "only $d packets dropped: the loss does not act on wire-sized packets"; rc=1; }
 	dl_clean loss5
 	both_alive || rc=1
 	[ $rc = 0 ] || tls_diag "5 % loss"
