@@ -293,8 +293,9 @@ struct xr_flow {
  * Health of a tenant as xrelayd sees it (written by xrelayd on every change,
  * like xr_tcpstats; read by xrelayctl and bpftool).  States: 0 unknown,
  * 1 healthy, 2 degraded, 3 down (user/lib/health.h).  `routes` is the worst
- * of its hostnames, each hostname the best of its replicas (hostname ->
- * agent -> target); `wg` is its WireGuard private hosts' state.
+ * of its served hostnames, each hostname the best of its replicas (hostname
+ * -> agent -> target), or down when no agent serves any; `wg` is its
+ * WireGuard private hosts' state.
  */
 #define XR_HEALTH_TEXT_LEN 96
 struct xr_tenant_health {
@@ -304,9 +305,10 @@ struct xr_tenant_health {
 	__u8 pad;
 	__u32 names_healthy;       /* configured hostnames by their best replica */
 	__u32 names_degraded;
-	__u32 names_down;
+	__u32 names_down;          /* every replica down */
 	__u32 replicas;            /* agent sessions serving the tenant */
-	__u32 pad2;
+	__u32 names_unserved;      /* no agent registered them (not counted in `routes`
+				    * unless no name is served at all) */
 	__u64 since_ns;            /* `state` since (CLOCK_MONOTONIC) */
 	char reason[XR_HEALTH_TEXT_LEN];
 	char wg_reason[XR_HEALTH_TEXT_LEN];

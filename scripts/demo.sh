@@ -94,7 +94,7 @@ tls_relay_up || exit 1
 on pub1 "$NS_PUB1" ping -n -c 2 -i 0.2 $T_PRIV
 
 say "xrelay-agent on priv, as user nobody: dials out to $RELAY4:$CTRL_PORT, listens nowhere"
-tls_agent_config vm1 "$RELAY4:$CTRL_PORT" "$(tls_service demo.example.test 127.0.0.1:8443)"
+tls_agent_config vm1 "$RELAY4:$CTRL_PORT" "$(tls_service demo.example.test 127.0.0.1:8443 "health: {interval: 1s}")"
 sed 's/^/   /' "$(agent_dir vm1)/agent.yaml"
 tls_agent_start vm1 "$NS_PRIV" || exit 1
 wait_route "$NS_PUB1" demo.example.test priv || { tail -n 20 "${AGENT_LOG[vm1]}"; exit 1; }
@@ -116,5 +116,23 @@ say "TLS counters (a name nobody owns is closed at once and counted)"
 nsx "$NS_PUB1" curl -sS --max-time 5 --resolve nobody.example.test:443:$RELAY4 -k https://nobody.example.test/ 2>&1 | sed 's/^/   /'
 sleep 1.2
 ctl stats | sed -n '/^TLS/,$p'
+
+say "Health: the agent probes its target; when it stops, the name goes down and is refused at once"
+ctl tenants
+nginx_pid=$(awk '$3 == "nginx-demo" { print $1 }' "$XR_STATE/pids" | tail -n1)
+printf '[priv]$ kill nginx\n'
+xr_kill "$nginx_pid" TERM
+route_state() {
+	xrctl -j status | "$XR_PY" -c '
+import json, sys
+for r in json.load(sys.stdin)["xrelayd"]["routes"]:
+    if r["hostname"] == "demo.example.test":
+        print(r["state"], "-", r["reason"])'
+}
+wait_for 15 eval '[ "$(route_state | cut -d" " -f1)" = down ]'
+printf '[relay]$ xrelayctl -j status | (routes: demo.example.test)\n   %s\n' "$(route_state)"
+on pub1 "$NS_PUB1" curl -sS --max-time 5 --resolve demo.example.test:443:$RELAY4 --cacert "$TLS_CA" \
+	https://demo.example.test/name 2>&1 | sed 's/^/   /'
+grep -E 'state changed' "${AGENT_LOG[vm1]}" "$XR_RELAYD_LOG" | sed 's/^[^:]*://; s/^/   /' | cut -c1-200
 
 say "Done; tearing everything down"

@@ -447,6 +447,7 @@ static void json_health(struct xr_json *j, const struct xr_tenant_health *h, uin
 	xr_json_ku64(j, "names_healthy", h->names_healthy);
 	xr_json_ku64(j, "names_degraded", h->names_degraded);
 	xr_json_ku64(j, "names_down", h->names_down);
+	xr_json_ku64(j, "names_unserved", h->names_unserved);
 	xr_json_ku64(j, "replicas", h->replicas);
 	xr_json_kstr(j, "wireguard", health_name(h->wg));
 	xr_json_kstr(j, "wireguard_reason", h->wg_reason);

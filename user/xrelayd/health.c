@@ -297,18 +297,29 @@ static void tenants_update(struct relay *r, uint64_t now)
 		r->th_dirty[id] = 0;
 
 		memset(&nh, 0, sizeof(nh));
+		worst_names = -1;
 		for (int h = 0; h < ct->n_hostnames; h++) {
 			char w[XR_HEALTH_TEXT_LEN];
 			unsigned reps;
 			int st = name_state(r, t, ct->hostnames[h], w, sizeof(w), &reps);
 
+			if (!reps) {
+				/* a name (often a wildcard) nobody registered: listed, not
+				 * held against the names that work */
+				nh.names_unserved++;
+				continue;
+			}
 			nh.names_healthy += st == XR_H_HEALTHY;
 			nh.names_degraded += st == XR_H_DEGRADED || st == XR_H_UNKNOWN;
 			nh.names_down += st == XR_H_DOWN;
-			if (h == 0 || xr_health_rank(st) > xr_health_rank(worst_names)) {
+			if (worst_names < 0 || xr_health_rank(st) > xr_health_rank(worst_names)) {
 				worst_names = st;
 				snprintf(why, sizeof(why), "%.40s: %.50s", ct->hostnames[h], w);
 			}
+		}
+		if (worst_names < 0) {
+			worst_names = XR_H_DOWN;
+			snprintf(why, sizeof(why), "no agent serves any of its hostnames");
 		}
 		for (struct agent_sess *s = r->sessions; s; s = s->next)
 			nh.replicas += s->state == AS_READY && s->tidx == t;
