@@ -563,6 +563,17 @@ by_key:
 	return n;
 }
 
+long xr_map_max(int fd)
+{
+	struct bpf_map_info info;
+	__u32 len = sizeof(info);
+
+	memset(&info, 0, sizeof(info));
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -1;
+	return info.max_entries;
+}
+
 long xr_map_count(int fd)
 {
 	struct bpf_map_info info;

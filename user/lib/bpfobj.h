@@ -86,6 +86,8 @@ typedef void (*xr_session_fn)(uint32_t idx, const struct xr_session *s, void *ct
 long xr_sessions_each(struct xr_bpf *b, xr_session_fn fn, void *ctx);
 
 long xr_map_count(int fd);
+/* max_entries of a map, -1 on error. */
+long xr_map_max(int fd);
 /* Short names of reasons for JSON/text: "tx", "drop_unknown_index", ... */
 const char *xr_reason_name(enum xr_reason r);
 /* Names of the TLS counters (xr_tcpstats): "accepted", "unknown_sni", ... */

@@ -131,17 +131,6 @@ static int open_maps(const struct ctl *c, struct xr_bpf *b)
 	return 0;
 }
 
-static long map_max(int fd)
-{
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -1;
-	return info.max_entries;
-}
-
 static uint64_t mono_ns(void)
 {
 	struct timespec ts;
@@ -158,7 +147,7 @@ struct tenant_tab {
 
 static int tenants_load(struct xr_bpf *b, struct tenant_tab *tt)
 {
-	long max = map_max(b->tenants_fd);
+	long max = xr_map_max(b->tenants_fd);
 
 	tt->t = NULL;
 	tt->n = 0;
@@ -259,9 +248,9 @@ int ctl_status(const struct ctl *c)
 	for (uint32_t id = 1; id < tt.n; id++)
 		ten.count += tenant_active(&tt, id);
 	ten.max = tt.n ? (long)tt.n - 1 : 0;
-	sess = (struct fill){ xr_map_count(b.sessions_fd), map_max(b.sessions_fd) };
-	hs = (struct fill){ xr_map_count(b.hsrate_fd), map_max(b.hsrate_fd) };
-	allow = (struct fill){ xr_map_count(b.allow_fd), map_max(b.allow_fd) };
+	sess = (struct fill){ xr_map_count(b.sessions_fd), xr_map_max(b.sessions_fd) };
+	hs = (struct fill){ xr_map_count(b.hsrate_fd), xr_map_max(b.hsrate_fd) };
+	allow = (struct fill){ xr_map_count(b.allow_fd), xr_map_max(b.allow_fd) };
 	if (bpf_map_lookup_elem(b.meta_fd, &zero, &meta))
 		memset(&meta, 0, sizeof(meta));
 	up = !ctl_admin_call(c->socket, "status", &reply, &rlen, aerr, sizeof(aerr));
@@ -561,7 +550,7 @@ static int sess_cmp(const void *a, const void *b)
  * max_entries and duplicates are dropped. */
 static long sessions_load(struct xr_bpf *b, struct sess_row **out)
 {
-	long max = map_max(b->sessions_fd), n = 0;
+	long max = xr_map_max(b->sessions_fd), n = 0;
 	uint32_t key, next, *prev = NULL;
 	struct sess_row *rows;
 

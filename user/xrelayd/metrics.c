@@ -130,17 +130,6 @@ static void u64(FILE *f, const char *name, const char *labels, uint64_t v)
 
 /* ---- map reads ------------------------------------------------------------------- */
 
-static long map_max_entries(int fd)
-{
-	struct bpf_map_info info;
-	__u32 len = sizeof(info);
-
-	memset(&info, 0, sizeof(info));
-	if (bpf_obj_get_info_by_fd(fd, &info, &len))
-		return -1;
-	return info.max_entries;
-}
-
 static int bufs_reserve(struct metrics *m, size_t ksz, size_t vsz)
 {
 	if (m->keys_cap < ksz * BATCH) {
@@ -201,7 +190,7 @@ static long map_walk(struct metrics *m, int fd, size_t ksz, size_t vsz,
 		first = false;
 	}
 	/* fallback: one key at a time */
-	max = map_max_entries(fd);
+	max = xr_map_max(fd);
 	if (ksz > sizeof(in) || max < 0)
 		return -EINVAL;
 	{
@@ -376,7 +365,7 @@ static void section_maps(struct metrics *m, FILE *f)
 	}
 	family(f, "xrelay_bpf_map_max_entries", "gauge", "Capacity of a pinned BPF map (Kconfig)");
 	for (int i = 0; i < nm; i++) {
-		long max = map_max_entries(maps[i].fd);
+		long max = xr_map_max(maps[i].fd);
 
 		if (max < 0)
 			continue;
