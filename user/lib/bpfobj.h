@@ -78,13 +78,12 @@ int xr_xdp_links(const char *root, struct xr_link_info *out, int max);
 /* Sum a per-CPU counter slot. */
 int xr_stats_read(struct xr_bpf *b, enum xr_reason r, struct xr_counter *out);
 int xr_tstats_read(struct xr_bpf *b, uint32_t tid, struct xr_tenant_stats *out);
-/* Number of entries in a hash/LPM map (walks keys). */
 /* Every entry of xr_sessions, read in batches of 256 (bpf_map_lookup_batch:
  * one syscall per batch rather than two per entry; key by key where the
  * kernel has no batch ops).  Returns the entries visited, -1 on error. */
 typedef void (*xr_session_fn)(uint32_t idx, const struct xr_session *s, void *ctx);
 long xr_sessions_each(struct xr_bpf *b, xr_session_fn fn, void *ctx);
-
+/* Number of entries in a hash/LPM map (walks keys). */
 long xr_map_count(int fd);
 /* max_entries of a map, -1 on error. */
 long xr_map_max(int fd);
