@@ -144,7 +144,7 @@ t_sigkill() {
 	t0=$(ms_now)
 	tls_agent_stop vm1 KILL
 	dl_wait kill 10 || { xr_log "download still running 10 s after SIGKILL of the agent"; rc=1; }
-	t=$(( DL_T1[kill] - t0 ))
+	t=$(( ${DL_T1[kill]} - t0 ))
 	measured agent_sigkill_client_reset "$t"
 	dl_verdict kill "$BIG" || rc=1
 	[ "${DL_V[kill]}" = cut ] || { xr_log "want the download cut"; rc=1; }
