@@ -225,7 +225,7 @@ ssh_up() {
 		-o BatchMode=yes -o IdentitiesOnly=yes -o UserKnownHostsFile="$S/ssh/known_hosts" \
 		-o StrictHostKeyChecking=yes -o ServerAliveInterval=5 -o ServerAliveCountMax=3 \
 		-o ExitOnForwardFailure=yes -o ConnectTimeout=5 \
-		-R 127.0.0.1:$SSH_FWD_PORT:127.0.0.1:$BE_PORT root@$RELAY4
+		-R 127.0.0.1:$SSH_FWD_PORT:127.0.0.1:$BE_PORT "root@$RELAY4"
 	AUTOSSH_PID=$XR_LAST_PID
 	wait_for 15 port_listens "$NS_RELAY" $SSH_FWD_PORT || { log "no ssh -R forward: $(tail -n3 "$XR_STATE/autossh.msgs")"; return 1; }
 	xr_spawn relay-nginx "$NS_RELAY" nginx -p "$S/ngs" -c "$S/ngs/nginx.conf" -e "$S/ngs/logs/error.log"
@@ -250,7 +250,7 @@ ssh_client_pid() { pgrep -P "$AUTOSSH_PID" -x ssh | head -n1; }
 
 hap_up() {
 	wg_key fo_relay; wg_key fo_priv; wg_key fo_priv2
-	wg_up "$NS_RELAY" "$WG_R_IF" $WG_R_ADDR/24 "$(wg_keyfile fo_relay)" $WG_PORT
+	wg_up "$NS_RELAY" "$WG_R_IF" $WG_R_ADDR/24 "$(wg_keyfile fo_relay)" "$WG_PORT"
 	wg_peer "$NS_RELAY" "$WG_R_IF" "$(wg_pub fo_priv)" $WG_V_ADDR/32
 	wg_peer "$NS_RELAY" "$WG_R_IF" "$(wg_pub fo_priv2)" $WG_V2_ADDR/32
 	wg_priv_up priv || return 1
@@ -287,12 +287,14 @@ wg_priv_up() { # priv|priv2 : that host's wireguard-go, dialing out to the relay
 	local ns=$NS_PRIV ifn=$WG_V_IF addr=$WG_V_ADDR key=fo_priv
 	[ "$1" = priv2 ] && { ns=$NS_PRIV2 ifn=$WG_V2_IF addr=$WG_V2_ADDR key=fo_priv2; }
 	rm -f "/var/run/wireguard/$ifn.sock"   # left by a SIGKILLed wireguard-go of ours
-	wg_up "$ns" "$ifn" $addr/24 "$(wg_keyfile $key)" $WG_PORT
+	wg_up "$ns" "$ifn" $addr/24 "$(wg_keyfile $key)" "$WG_PORT"
 	WGPID[$1]=$XR_LAST_PID
 	wg_peer "$ns" "$ifn" "$(wg_pub fo_relay)" $WG_R_ADDR/32 "$RELAY4:$WG_PORT" 25
 	wait_for 15 ping_ok "$ns" $WG_R_ADDR 1
 }
 # hap_status SERVER : UP / DOWN / ... of the server in backend rep
+hap_is() { [ "$(hap_status priv2)" = "$1" ]; }   # priv2 in backend rep
+hap_not() { [ "$(hap_status priv2)" != "$1" ]; }
 hap_status() {
 	"$XR_PY" - "$S/haproxy.sock" "$1" <<-'EOF'
 	import socket, sys
@@ -320,9 +322,9 @@ answers() {
 }
 # both_serve xrelay|haproxy : both replicas answered among 8 requests for r
 both_serve() {
-	local port=443 i out p1=0 p2=0
+	local port=443 out p1=0 p2=0
 	[ "$1" = haproxy ] && port=$HAP_PORT
-	for i in $(seq 8); do
+	for _ in $(seq 8); do
 		out=$(nsx "$NS_PUB1" curl -k -sS --max-time 2 --resolve "r.$DOM:$port:$RELAY4" "https://r.$DOM:$port/name" 2>/dev/null)
 		case $out in node=priv) p1=1 ;; node=priv2) p2=1 ;; esac
 	done
@@ -438,7 +440,7 @@ replica_round() { # SETUP FAULT ROUND
 	if [ "$setup" = xrelay ]; then
 		poll_until 40000 "$t_f" t_d agent_not_healthy vm2
 	else
-		poll_until 40000 "$t_f" t_d eval '[ "$(hap_status priv2)" != UP ]'
+		poll_until 40000 "$t_f" t_d hap_not UP
 	fi
 	wait "$lpid"
 	res=$(grep '^RESULT' "$RAW/result-$tag.txt" | tail -n1)
@@ -462,7 +464,7 @@ replica_round() { # SETUP FAULT ROUND
 	if [ "$setup" = xrelay ]; then
 		wait_for 40 agent_healthy vm2 || log "vm2 not healthy again: $(agent_state vm2)"
 	else
-		wait_for 40 eval '[ "$(hap_status priv2)" = UP ]' || log "haproxy: priv2 not UP again: $(hap_status priv2)"
+		wait_for 40 hap_is UP || log "haproxy: priv2 not UP again: $(hap_status priv2)"
 	fi
 	wait_for 30 both_serve "$setup" || log "$tag: replicas not both serving after the repair"
 }
