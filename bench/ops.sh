@@ -120,6 +120,7 @@ ticks() { # PID : utime+stime, all threads
 	local s
 	s=$(cat "/proc/$1/stat" 2>/dev/null) || { echo 0; return; }
 	s=${s##*) }
+	# shellcheck disable=SC2086 # split into the stat fields on purpose
 	set -- $s
 	echo $(( ${12} + ${13} ))
 }
