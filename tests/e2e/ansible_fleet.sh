@@ -8,6 +8,7 @@
 # generates every key on its host, starts the daemons with start-stop-daemon
 # (xrelay_service_manager: direct: there is no systemd as PID 1 here), and
 # then:
+#   - --check --diff on the fresh hosts succeeds and changes nothing
 #   - both relays run, XDP is attached, each has a session from the agent
 #   - TLS through EACH relay reaches nginx on the private host (SNI, curl)
 #   - a second run changes nothing (changed=0 on every host)
@@ -43,6 +44,16 @@ nginx_start priv "$NS_PRIV" 8443 \
 
 ans_inventory
 ans_agent_services app.lab.test
+
+# ---- 0. --check on hosts that have nothing yet ----------------------------------------------
+L0=$XR_STATE/run0-check.log
+t=$SECONDS
+ans_playbook "$L0" --check --diff; rc=$?
+xr_log "--check on fresh hosts: $((SECONDS - t)) s"
+xr_check "--check --diff on fresh hosts succeeds" test $rc = 0
+xr_check "--check on fresh hosts reports changes (priv changed>0)" test "$(recap_get "$L0" priv changed)" -gt 0
+xr_check "--check on fresh hosts wrote no file and created no account" \
+	sh -c '! [ -e "$1" ] && ! id -u "$2" >/dev/null 2>&1' _ "$XR_STATE/h" "$ANS_AUSER"
 
 # ---- 1. the first run ---------------------------------------------------------------
 L1=$XR_STATE/run1.log
