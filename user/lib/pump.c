@@ -122,8 +122,16 @@ static void maybe_done(struct xr_pump *p)
 				close(d->pipe[k]);
 	}
 	for (int i = 0; i < 2; i++) {
-		if (p->reset)
+		if (p->reset && p->fin_side == i) {
+			/* a FIN the kernel retransmits (an orphan socket) rather
+			 * than one RST that a link down at this moment loses;
+			 * unread bytes would turn close() into a reset: drop them */
+			shutdown(p->fd[i], SHUT_WR);
+			while (recv(p->fd[i], NULL, 1u << 20, MSG_DONTWAIT | MSG_TRUNC) > 0)
+				;
+		} else if (p->reset) {
 			linger0(p->fd[i]);
+		}
 		close(p->fd[i]);
 	}
 	p->set->active--;
@@ -135,6 +143,14 @@ static void cancel(struct xr_loop *loop, struct xr_op *op)
 	struct io_uring_sqe *sqe = xr_loop_sqe(loop, NULL);
 
 	io_uring_prep_cancel(sqe, op, 0);
+}
+
+void xr_pump_cut(struct xr_pump *p, int fin_side)
+{
+	if (p->closing || p->done)
+		return;
+	p->fin_side = (int8_t)fin_side;
+	xr_pump_abort(p);
 }
 
 void xr_pump_abort(struct xr_pump *p)
@@ -389,6 +405,7 @@ int xr_pump_start(struct xr_pumpset *s, struct xr_pump *p, int fd0, int fd1,
 	bool splice_mode = s->mover == XR_MOVER_SPLICE;
 
 	memset(p, 0, sizeof(*p));
+	p->fin_side = -1;
 	p->set = s;
 	p->ops = ops;
 	p->owner = owner;

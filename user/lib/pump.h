@@ -25,7 +25,13 @@
  *   both FINs        -> both sockets closed, ops->closed(p, 0).
  *   error or reset   -> both sockets closed with SO_LINGER 0 (a reset on the
  *                       wire), ops->closed(p, 1).
- *   xr_pump_abort()  -> the same, from the owner (e.g. its agent is gone).
+ *   xr_pump_abort()  -> the same, from the owner.
+ *   xr_pump_cut()    -> the same, except that one side gets a FIN instead of
+ *                       the reset (e.g. the client when its agent is gone: a
+ *                       FIN is retransmitted until it arrives, a reset is
+ *                       sent once and lost if a link is down then; a TLS
+ *                       client still sees the stream cut, without
+ *                       close_notify).
  * ops->closed is called exactly once, when no operation is in flight; the
  * owner frees the pump then, not before.  It never runs inside
  * xr_pump_start(); it may run inside xr_pump_abort() (the caller must not
@@ -87,6 +93,7 @@ struct xr_pump {
 	struct xr_pump_dir d[2];  /* d[0]: fd[0] -> fd[1]; d[1]: fd[1] -> fd[0] */
 	uint64_t bytes[2];
 	uint8_t closing, reset, done;
+	int8_t fin_side;          /* xr_pump_cut: the fd index that gets a FIN; -1 none */
 };
 
 /* Buffer ring (group bgid) of nbufs x size for XR_MOVER_URING; for
@@ -104,6 +111,8 @@ int xr_pump_start(struct xr_pumpset *s, struct xr_pump *p, int fd0, int fd1,
 		  const struct xr_pump_ops *ops, void *owner);
 /* End both sides with a reset; closed() follows once ops are drained. */
 void xr_pump_abort(struct xr_pump *p);
+/* The same, but fd[fin_side] is closed with a FIN (unread input dropped). */
+void xr_pump_cut(struct xr_pump *p, int fin_side);
 
 const char *xr_mover_name(enum xr_mover m);
 

@@ -421,12 +421,14 @@ static void sess_close(struct agent_sess *s, const char *why)
 	s->state = AS_CLOSING;
 	if (was_ready)
 		health_sess_down(s, why);
-	/* its public connections: reset now, so that clients do not hang */
+	/* its public connections end now, so that clients do not hang: the
+	 * agent's side with a reset, the client's with a FIN, which crosses a
+	 * link that is down at this moment once it is back (a reset would not) */
 	for (pc = r->active; pc; pc = next) {
 		next = pc->next;
 		if (pc->sess == s) {
 			pc->sess = NULL;
-			xr_pump_abort(&pc->pump);
+			xr_pump_cut(&pc->pump, 0);
 		}
 	}
 	/* waiting for a data connection from it: to another replica if any */
