@@ -185,6 +185,9 @@ int main(int argc, char **argv)
 	xr_log_set_level(verbose ? XR_LOG_DEBUG : (enum xr_log_level)r->cfg.log_level);
 	xr_log_hook_libbpf();
 	r->start_ns = now_ns();
+	/* session and flow ids never repeat across restarts (scripts compare
+	 * them): they continue from the wall clock, 65536 per second */
+	r->next_sess_id = r->next_flow_id = (uint64_t)time(NULL) << 16;
 	r->pin_root = xr_pin_root_pick(r->pin_root_cli, r->cfg.pin_root);
 
 	rc = xr_bpf_open(&r->bpf, r->pin_root, r->cfg.n_xdp_ifaces > 0, err, sizeof(err));
