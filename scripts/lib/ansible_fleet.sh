@@ -93,13 +93,15 @@ ans_sweep_users_own() {
 	xr_teardown_procs_only
 	tail -n +2 "$f" | while read -r u; do [ -n "$u" ] && ans_deluser "$u"; done
 	rm -f "$f"
+	rmdir "$ANS_USERS_DIR" 2>/dev/null
+	return 0
 }
 
 # xr_teardown_procs_only : processes recorded in pids (newest first) and
 # whatever else lives in this run's namespaces
 xr_teardown_procs_only() {
-	local pid st name ns
-	while read -r pid st name; do
+	local pid st ns
+	while read -r pid st _; do
 		[ -n "$pid" ] && [ "$st" != 0 ] && xr_stop_pid "$pid" "$st"
 	done < <(tac "$XR_STATE/pids" 2>/dev/null)
 	while read -r ns; do
@@ -179,10 +181,10 @@ ans_topo_up() {
 	nsx "$NS_CTL" ip addr add $MG_CTL/24 dev mgmt
 
 	# the NAT router and the private host behind it
-	nsx "$NS_RTR" ip addr add $RTR_WAN4/24 dev wan
+	nsx "$NS_RTR" ip addr add "$RTR_WAN4/24" dev wan
 	xr_veth "$NS_PRIV" eth0 "$NS_RTR" lan
 	nsx "$NS_RTR" ip addr add 192.168.77.1/24 dev lan
-	nsx "$NS_PRIV" ip addr add $PRIV_4/24 dev eth0
+	nsx "$NS_PRIV" ip addr add "$PRIV_4/24" dev eth0
 	nsx "$NS_PRIV" ip route add default via 192.168.77.1
 	nsx "$NS_RTR" sysctl -qw net.ipv4.ip_forward=1
 	nsx "$NS_RTR" iptables -t nat -A POSTROUTING -o wan -j MASQUERADE
@@ -193,7 +195,7 @@ ans_topo_up() {
 	wait_for 10 nsx "$NS_PRIV" ping -c1 -W1 $R1_4 || xr_die "topology: priv cannot reach relay1 through the NAT"
 	wait_for 10 nsx "$NS_PRIV" ping -c1 -W1 $R2_4 || xr_die "topology: priv cannot reach relay2 through the NAT"
 	wait_for 10 nsx "$NS_CTL" ping -c1 -W1 $MG_PRIV || xr_die "topology: no management path to priv"
-	nsx "$NS_CLI" ping -c1 -W1 $PRIV_4 >/dev/null 2>&1 && xr_die "topology: the private host is reachable from the internet"
+	nsx "$NS_CLI" ping -c1 -W1 "$PRIV_4" >/dev/null 2>&1 && xr_die "topology: the private host is reachable from the internet"
 
 	ans_sshd_up
 	xr_log "fleet $XR_PREFIX up (state $XR_STATE)"
