@@ -8,13 +8,14 @@
 # generates every key on its host, starts the daemons with start-stop-daemon
 # (xrelay_service_manager: direct: there is no systemd as PID 1 here), and
 # then:
-#   - --check --diff on the fresh hosts succeeds and changes nothing
 #   - both relays run, XDP is attached, each has a session from the agent
 #   - TLS through EACH relay reaches nginx on the private host (SNI, curl)
 #   - a second run changes nothing (changed=0 on every host)
 #   - --check --diff with a new hostname shows the change and changes nothing
 #   - applying it reloads the relays (same PID, reloads + 1), the new name
 #     routes through both relays
+#   - a config xrelayd --check rejects never replaces relay.yaml: the run
+#     fails, the file and the daemon stay as they were, names still route
 #   - ansible-lint passes on deploy/ansible
 # One "ok - NAME" / "not ok - NAME" line per assertion.  XR_KEEP=1 keeps
 # the fleet; XR_VERBOSE=1 prints the playbook output.
@@ -44,16 +45,6 @@ nginx_start priv "$NS_PRIV" 8443 \
 
 ans_inventory
 ans_agent_services app.lab.test
-
-# ---- 0. --check on hosts that have nothing yet ----------------------------------------------
-L0=$XR_STATE/run0-check.log
-t=$SECONDS
-ans_playbook "$L0" --check --diff; rc=$?
-xr_log "--check on fresh hosts: $((SECONDS - t)) s"
-xr_check "--check --diff on fresh hosts succeeds" test $rc = 0
-xr_check "--check on fresh hosts reports changes (priv changed>0)" test "$(recap_get "$L0" priv changed)" -gt 0
-nothing_made() { ! [ -e "$XR_STATE/h" ] && ! id -u "$ANS_AUSER" >/dev/null 2>&1 && ! id -u "$ANS_RUSER" >/dev/null 2>&1; }
-xr_check "--check on fresh hosts wrote no file and created no account" nothing_made
 
 # ---- 1. the first run ---------------------------------------------------------------
 L1=$XR_STATE/run1.log
@@ -171,7 +162,21 @@ route_check "the new name routes through relay1" "$R1_4" app2.lab.test
 route_check "the new name routes through relay2" "$R2_4" app2.lab.test
 route_check "the old name still routes through relay1" "$R1_4" app.lab.test
 
-# ---- 5. ansible-lint ---------------------------------------------------------------------------
+# ---- 5. an invalid config is refused before it is put in place ------------------------------
+L5=$XR_STATE/run5-invalid.log
+cp "$(ans_host_dir relay1)/etc/relay.yaml" "$XR_STATE/relay1.good"
+r1_reloads=$(status_get relay1 "s['xrelayd']['reloads']")
+ans_playbook "$L5" -e '{"xrelay_tenants": [{"name": "lab", "agents": ["priv"], "limits": {"connections": "bogus"}}]}'
+rc=$?
+xr_check "a tenant limit xrelayd rejects fails the run (exit $rc)" test $rc != 0
+xr_check "the failure is the validation (xrelayd --check names the line)" \
+	grep -q "invalid value 'bogus' for 'connections'" "$L5"
+xr_check "relay.yaml on relay1 is unchanged" cmp -s "$XR_STATE/relay1.good" "$(ans_host_dir relay1)/etc/relay.yaml"
+xr_check "xrelayd on relay1 neither restarted nor reloaded" \
+	test "$(daemon_pid relay1 xrelayd):$(status_get relay1 "s['xrelayd']['reloads']")" = "$r1_pid:$r1_reloads"
+route_check "app2.lab.test still routes through relay1" "$R1_4" app2.lab.test
+
+# ---- 6. ansible-lint ---------------------------------------------------------------------------
 lint() {
 	(cd "$ANS_DIR" && HOME=$XR_STATE/ansible-home XDG_CACHE_HOME=$XR_STATE/lint-cache \
 		ANSIBLE_HOME=$XR_STATE/ansible-home ANSIBLE_LOCAL_TEMP=$XR_STATE/ansible-tmp \
