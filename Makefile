@@ -54,7 +54,7 @@ UNIT_SRCS := $(wildcard tests/unit/*.c)
 BPFT_SRCS := $(wildcard tests/bpf/*.c)
 
 .PHONY: all deps test test-unit test-bpf test-e2e demo install clean \
-	defconfig olddefconfig menuconfig savedefconfig vmlinux bench bench-tls deb
+	defconfig olddefconfig menuconfig savedefconfig vmlinux bench bench-tls bench-failover bench-ops deb
 
 all: $(PROG_BINS)
 
@@ -166,6 +166,15 @@ bench: all
 bench-tls: all
 	$(MAKE) deps DEB_EXTRA="$(DEB_BENCH)"
 	bench/tls.sh
+
+# recovery against autossh + ssh -R + nginx and haproxy over wireguard-go (issue 4)
+bench-failover: all
+	$(MAKE) deps DEB_EXTRA="$(DEB_BENCH)"
+	bench/failover.sh
+
+# metrics scrape and idle session-sweep cost, this build against f1dad3b (issue 5)
+bench-ops: all
+	bench/ops.sh
 
 # ---- install -------------------------------------------------------------------
 # Units and sysusers go under $(PREFIX)/lib, which systemd searches for /usr and

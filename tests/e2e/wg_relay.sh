@@ -240,6 +240,29 @@ iperf_mbps() {
 	/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(int(d["end"]["sum_received"]["bits_per_second"]/1e6))' "$1" 2>/dev/null || echo 0
 }
 
+wg_state() { # TENANT : its WireGuard health as xrelayctl tenants -j shows it
+	xrctl -j tenants 2>/dev/null | /usr/bin/python3 -c '
+import json, sys
+for t in json.load(sys.stdin):
+    if t["name"] == sys.argv[1]:
+        print(t["health"]["wireguard"], "-", t["health"]["wireguard_reason"])' "$1"
+}
+t_wg_health() {
+	# the private hosts' keepalives and the pings above passed the relay:
+	# the WireGuard probe (every 5 s) finds them, so no grace period is left
+	local t rc=0
+	for t in lab lab2 lab6; do
+		wait_for 12 eval '[ "$(wg_state '"$t"' | cut -d" " -f1)" = healthy ]' ||
+			{ xr_log "$t: $(wg_state "$t")"; rc=1; }
+	done
+	xrctl -j status | /usr/bin/python3 -c '
+import json, sys
+w = {x["tenant"]: x["health"]["state"] for x in json.load(sys.stdin)["xrelayd"]["wireguard"]}
+assert w.get("lab") == "healthy", w
+print("#   status -j wireguard:", w)' || rc=1
+	return $rc
+}
+
 t_police_isolation() {
 	# lab2 gets a 4 Mbit/s budget (SIGHUP reload), then both tenants push
 	# iperf3 at once: lab2 is held near its budget and its excess is
@@ -289,5 +312,6 @@ xr_check "random datagrams to :51820 dropped and counted, tunnel unharmed" t_gar
 xr_check "xrelayd SIGKILLed and restarted during iperf3: no empty interval" t_restart_no_gap
 xr_check "SIGHUP reload keeps live sessions" t_reload_keeps_sessions
 xr_check "IPv6: pub1 <-> priv via [$RELAY6]:$WG_PORT (tenant lab6)" t_ipv6
+xr_check "health: tenants with WireGuard traffic are healthy (xrelayctl tenants -j, status -j)" t_wg_health
 
 xr_result

@@ -312,6 +312,7 @@ int agents_request(struct relay *r, struct pconn *pc)
 	if (s->od_tokens >= OD_TOKENS_MAX)
 		return -1;
 	pc->state = PC_WAIT_DATA;
+	pc->token_ns = now_ns();
 	send_tokens(s, 1, pc);
 	pool_top_up(s);
 	return pc->tok ? 0 : -1;

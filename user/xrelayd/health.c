@@ -147,6 +147,12 @@ void health_on_report(struct agent_sess *s, const struct xr_msg *m)
 	routes_update(s, NULL);
 }
 
+void health_data_miss(struct agent_sess *s)
+{
+	s->r->st.sess_ping_failures++;
+	sess_feed(s, false, "a data connection not dialled in time");
+}
+
 /* One heartbeat probe per session and interval: was the last PING answered? */
 static void sess_probe(struct relay *r, uint64_t now)
 {
@@ -230,7 +236,17 @@ static void wg_probe(struct relay *r, uint64_t now)
 
 		if (!r->cfg.tenants[t].n_wg)
 			continue;
-		ok = last[id] && now - last[id] <= idle;
+		ok = last[id] && (last[id] >= now || now - last[id] <= idle);
+		/* a tenant just configured (or a relay just started) gets one
+		 * idle period for its hosts' first keepalive before it counts
+		 * as down: until then it stays unknown */
+		if (!ok && h->state == XR_H_UNKNOWN && now - h->since_ns < idle) {
+			snprintf(h->reason, sizeof(h->reason), "waiting for a first packet from a "
+				 "private host (%llu s left)",
+				 (unsigned long long)((h->since_ns + idle - now) / 1000000000ull + 1));
+			mark(r, id);
+			continue;
+		}
 		if (!ok && !last[id])
 			snprintf(why, sizeof(why), "no WireGuard session of a private host through the relay");
 		else if (!ok)

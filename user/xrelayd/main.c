@@ -126,9 +126,9 @@ static void tick_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe 
 	/* heartbeats and health every 250 ms; the rest once a second */
 	agents_sweep(r);
 	health_sweep(r);
+	front_sweep(r);
 	if (r->tick_n++ % 4 == 0) {
 		wg_sweep(r);
-		front_sweep(r);
 		flows_flush(r);
 	}
 	if (!loop->stop)

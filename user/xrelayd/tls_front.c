@@ -490,6 +490,39 @@ static void pconn_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe
 }
 
 /* Each second: connections past their deadline. */
+/*
+ * An agent that does not dial a data connection within a second (plus
+ * four round trips) of its token is probably stuck (stopped, overloaded,
+ * cut off): that counts as a failed probe of its session, and the waiting
+ * connection goes to another replica if a better one is there; else it
+ * keeps waiting until tls.hello_timeout.  Each connection gets this once.
+ */
+#define DATA_PATIENCE_NS (1000ull * 1000000ull)
+
+static void impatient(struct pconn *pc)
+{
+	struct relay *r = pc->r;
+	struct agent_sess *old = pc->sess;
+	struct token *tok = pc->tok;
+
+	pc->patient = 1;
+	if (!old || !pc->slot)
+		return;
+	health_data_miss(old);
+	if (router_pick(r, pc, xr_chello_sni(&pc->slot->ch)) != RT_AGENT || pc->sess == old) {
+		pc->sess = old;
+		return;
+	}
+	token_drop(r, tok);               /* the old session's; a late dial finds nothing */
+	if (!agents_request(r, pc)) {
+		xr_dbg("rerouted: no data connection in time", "sni=%s from=%s to=%s", pc->host, old->name,
+		       pc->sess->name);
+		tcp_count(r, pc->tenant_id, XR_T_REROUTED, 1);
+		return;
+	}
+	pconn_close(pc, XR_T_NO_AGENT);
+}
+
 void front_sweep(struct relay *r)
 {
 	uint64_t now = now_ns();
@@ -497,6 +530,11 @@ void front_sweep(struct relay *r)
 
 	for (; pc; pc = next) {
 		next = pc->next;
+		if (pc->state == PC_WAIT_DATA && pc->tok && !pc->patient && pc->sess &&
+		    now - pc->token_ns > DATA_PATIENCE_NS + 4000ull * pc->sess->rtt_us) {
+			impatient(pc);
+			continue;
+		}
 		if (pc->deadline_ns > now)
 			continue;
 		if (pc->state == PC_WAIT_DATA)

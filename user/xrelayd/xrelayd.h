@@ -78,6 +78,7 @@ struct pconn {
 	uint8_t busy;
 	uint8_t kind;                 /* enum route_kind once routed */
 	uint8_t in_map;               /* written to xr_flows (from its first tick on) */
+	uint8_t patient;              /* waited past the data patience once already */
 	struct hello_slot *slot;
 	uint64_t deadline_ns;
 	struct xr_proto_ep client, server;
@@ -85,6 +86,7 @@ struct pconn {
 	int tidx;                     /* config index of the tenant, -1 none */
 	struct agent_sess *sess;
 	struct token *tok;
+	uint64_t token_ns;            /* when tok was sent */
 	struct pconn *prev, *next;    /* r->pending (not yet pumping) or sess->pairs */
 	uint64_t flow_id;
 	uint64_t started_ns;
@@ -317,6 +319,8 @@ void health_sess_up(struct agent_sess *s);          /* WELCOME sent (also again)
 void health_sess_down(struct agent_sess *s, const char *why);
 void health_on_pong(struct agent_sess *s, uint64_t nonce);
 void health_on_report(struct agent_sess *s, const struct xr_msg *m);
+/* A token the agent did not answer with a data connection in time. */
+void health_data_miss(struct agent_sess *s);
 void health_reload(struct relay *r);                /* config changed */
 void health_json(struct relay *r, struct xr_json *j);  /* "routes": [...] */
 void health_metrics(struct relay *r, FILE *f);
