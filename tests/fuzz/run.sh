@@ -28,7 +28,7 @@ declare -A SRCS=(
 	[clienthello]="user/lib/clienthello.c"
 	# proto.c checks host names with config.c's xr_parse_hostname, which
 	# drags in the rest of the config loader's objects and libraries
-	[proto]="user/lib/proto.c user/lib/config.c user/lib/identity.c user/lib/wg.c user/lib/log.c"
+	[proto]="user/lib/proto.c user/lib/config.c user/lib/health.c user/lib/identity.c user/lib/wg.c user/lib/log.c"
 )
 declare -A LIBS=([clienthello]="" [proto]="-lyaml -lcrypto -lbpf")
 
