@@ -81,6 +81,13 @@ for p in $PAGES; do
 	else
 		notok "lexgrog not installed (Debian package man-db)"
 	fi
+	# the page names the version the programs print
+	want=$("$XRELAYD" --version 2>/dev/null | awk '{ print $2 }')
+	if grep -q "^\.TH .*\"xrelay $want\"" "$f"; then
+		ok "$p: .TH names xrelay $want, as xrelayd --version does"
+	else
+		notok "$p: .TH does not name xrelay $want ($(grep '^\.TH' "$f"))"
+	fi
 done
 
 # ---- 2. the sections an operator looks for ------------------------------------------------

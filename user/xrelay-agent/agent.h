@@ -17,7 +17,8 @@
 #include "tlsctx.h"
 #include "uring.h"
 
-#define AGENT_VERSION "0.1.0"
+#include "xrelay_version.h"
+#define AGENT_VERSION XRELAY_VERSION
 
 struct agent;
 

@@ -13,9 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#ifndef XR_VERSION
-#define XR_VERSION "0.1.0-dev"
-#endif
+#include "xrelay_version.h"
+#define XR_VERSION XRELAY_VERSION
 
 #define XR_SOCKET_DEFAULT "/run/xrelay/xrelayd.sock"
 

@@ -38,7 +38,8 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: xrelayd -c FILE [options]\n"
-		"The xrelay relay daemon: WireGuard handshakes, sessions and BPF maps.\n\n"
+		"The xrelay relay daemon: WireGuard relaying in XDP, TLS passthrough by SNI,\n"
+		"agent sessions, health probes, metrics.\n\n"
 		"  -c, --config FILE    relay config (YAML), required\n"
 		"      --check          validate the config and exit (0 valid, 2 invalid)\n"
 		"      --pin-root DIR   BPF pin root (else $XRELAY_PIN_ROOT, bpf.pin_root,\n"

@@ -22,7 +22,8 @@
 #include "uring.h"
 #include "wgstate.h"
 
-#define XRELAYD_VERSION "0.1.0"
+#include "xrelay_version.h"
+#define XRELAYD_VERSION XRELAY_VERSION
 
 struct relay;
 
