@@ -829,6 +829,25 @@ static void test_agent_errors(void)
 		  "a.yaml:6: invalid value '0s' for 'heartbeat' (expected 100ms to 1h, like 5s)");
 }
 
+/* bpf.mode: the names xrelayctl --mode accepts too */
+static void test_bpf_mode_names(void)
+{
+	static const struct { const char *y; int mode; } ok[] = {
+		{ "bpf: {mode: native}\n", 0 }, { "bpf: {mode: drv}\n", 0 },
+		{ "bpf: {mode: generic}\n", 1 }, { "bpf: {mode: skb}\n", 1 },
+	};
+	char err[XR_CFG_ERR_LEN];
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		CU_ASSERT_EQUAL_FATAL(xr_relay_cfg_parse("t.yaml", ok[i].y, strlen(ok[i].y), &cfg, err,
+							 sizeof(err)), 0);
+		CU_ASSERT_EQUAL(cfg.xdp_mode, ok[i].mode);
+		xr_relay_cfg_free(&cfg);
+	}
+	relay_err("bpf: {mode: offload}\n",
+		  "t.yaml:1: invalid value 'offload' for 'bpf.mode' (native or generic)");
+}
+
 /* health: thresholds (both configs) and services[].health probes */
 static void test_health_keys(void)
 {
@@ -1093,6 +1112,7 @@ int xr_register_config(void)
 		{ "agent: errors", test_agent_errors },
 		{ "agent: pool", test_agent_pool },
 		{ "health thresholds and probes", test_health_keys },
+		{ "bpf.mode names", test_bpf_mode_names },
 		{ "agent: relays sni", test_agent_sni },
 		{ "agent: services tls.alpn", test_agent_alpn },
 		{ "load from files", test_load_files },

@@ -1063,7 +1063,7 @@ static int relay_bpf(struct ctx *c, const yaml_node_t *n, struct xr_relay_cfg *c
 			rc = relay_ifaces(c, v, cfg);
 		} else if (!strcmp(key, "mode")) {
 			rc = get_str(c, v, "bpf.mode", &s);
-			if (!rc && !strcmp(s, "native"))
+			if (!rc && (!strcmp(s, "native") || !strcmp(s, "drv")))   /* as xrelayctl --mode */
 				cfg->xdp_mode = 0;
 			else if (!rc && (!strcmp(s, "generic") || !strcmp(s, "skb")))  /* xdp-tools' name */
 				cfg->xdp_mode = 1;
