@@ -147,10 +147,10 @@ void health_on_report(struct agent_sess *s, const struct xr_msg *m)
 	routes_update(s, NULL);
 }
 
-void health_data_miss(struct agent_sess *s)
+void health_data_miss(struct agent_sess *s, const char *why)
 {
 	s->r->st.sess_ping_failures++;
-	sess_feed(s, false, "a data connection not dialled in time");
+	sess_feed(s, false, why);
 }
 
 /* One heartbeat probe per session and interval: was the last PING answered? */

@@ -189,6 +189,8 @@ void pair_with(struct pconn *pc, int dfd)
 
 	pc->dfd = dfd;
 	pc->flow_id = ++r->next_flow_id;
+	pc->token_ns = now_ns();      /* from now on: the agent's answer is due (front_sweep) */
+	pc->patient = 0;
 	if (pc->kind == RT_AGENT) {
 		static struct xr_msg m;
 		uint8_t frame[HELLO_HDR_ROOM];

@@ -508,7 +508,7 @@ static void impatient(struct pconn *pc)
 	pc->patient = 1;
 	if (!old || !pc->slot)
 		return;
-	health_data_miss(old);
+	health_data_miss(old, "a token not answered with a data connection within 1 s");
 	if (router_pick(r, pc, xr_chello_sni(&pc->slot->ch)) != RT_AGENT || pc->sess == old) {
 		pc->sess = old;
 		return;
@@ -526,7 +526,19 @@ static void impatient(struct pconn *pc)
 void front_sweep(struct relay *r)
 {
 	uint64_t now = now_ns();
-	struct pconn *pc = r->pending, *next;
+	struct pconn *pc, *next;
+
+	/* paired with a data connection (a warm one, typically) and still no
+	 * byte from the service: the agent is stuck.  Its session counts a
+	 * failed probe, so that the next connections go to other replicas;
+	 * this one has handed its ClientHello over and waits on. */
+	for (pc = r->active; pc; pc = pc->next)
+		if (pc->kind == RT_AGENT && pc->sess && !pc->patient && pc->pump.bytes[1] == 0 &&
+		    now - pc->token_ns > DATA_PATIENCE_NS + 4000ull * pc->sess->rtt_us) {
+			pc->patient = 1;
+			health_data_miss(pc->sess, "no byte back within 1 s of a connection");
+		}
+	pc = r->pending;
 
 	for (; pc; pc = next) {
 		next = pc->next;

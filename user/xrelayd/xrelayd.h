@@ -320,8 +320,9 @@ void health_sess_up(struct agent_sess *s);          /* WELCOME sent (also again)
 void health_sess_down(struct agent_sess *s, const char *why);
 void health_on_pong(struct agent_sess *s, uint64_t nonce);
 void health_on_report(struct agent_sess *s, const struct xr_msg *m);
-/* A token the agent did not answer with a data connection in time. */
-void health_data_miss(struct agent_sess *s);
+/* The agent did not answer in time (a token not dialled, a paired
+ * connection without a byte back): a failed probe of its session. */
+void health_data_miss(struct agent_sess *s, const char *why);
 void health_reload(struct relay *r);                /* config changed */
 void health_json(struct relay *r, struct xr_json *j);  /* "routes": [...] */
 void health_metrics(struct relay *r, FILE *f);
