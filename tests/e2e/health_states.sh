@@ -276,8 +276,9 @@ t_wireguard_down() {
 }
 
 t_metrics_states() {
-	# xrelayctl tenants (text) shows the state column
-	xrctl tenants | awk '$2 == "wgonly" && $3 == "down" { f = 1 } END { exit !f }'
+	# xrelayctl tenants (text) shows the state column; status counts tenants by state
+	xrctl tenants | awk '$2 == "wgonly" && $3 == "down" { f = 1 } END { exit !f }' || return 1
+	xrctl status | grep -E '^health: tenants [0-9]+ healthy, [0-9]+ degraded, [1-9][0-9]* down'
 }
 
 t_no_secrets() {
@@ -305,6 +306,6 @@ xr_check "status -j: agent session health and round trip" t_status_json
 xr_check "reload grants a name refused before to the live session" t_reload_grants
 xr_check "tls and tcp probes fail with nginx stopped; probe none stays healthy" t_probe_kinds
 xr_check "WireGuard tenant without traffic: down with its reason" t_wireguard_down
-xr_check "xrelayctl tenants shows the state" t_metrics_states
+xr_check "xrelayctl tenants shows the state, status counts them" t_metrics_states
 xr_check "no private key in any log (relay, agent, service TLS key)" t_no_secrets
 xr_result

@@ -331,6 +331,19 @@ int ctl_status(const struct ctl *c)
 	printf("  tenants   %ld active / %ld\n", ten.count, ten.max);
 	printf("  hsrate    %ld / %ld\n", hs.count, hs.max);
 	printf("  allow     %ld / %ld\n", allow.count, allow.max);
+	{
+		unsigned n[4] = { 0 };
+
+		for (uint32_t id = 1; id < tt.n; id++) {
+			struct xr_tenant_health th;
+
+			if (tenant_active(&tt, id) && !bpf_map_lookup_elem(b.health_fd, &id, &th) &&
+			    th.state < 4)
+				n[th.state]++;
+		}
+		printf("health: tenants %u healthy, %u degraded, %u down, %u unknown "
+		       "(xrelayctl tenants; status -j lists routes and replicas)\n", n[1], n[2], n[3], n[0]);
+	}
 	if (up) {
 		uint64_t pid = 0, uptime = 0;
 		bool hp = ctl_json_get_u64(reply, "pid", &pid);
