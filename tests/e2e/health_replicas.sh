@@ -8,8 +8,8 @@
 #     has seen it go, not one connection fails
 #   - one replica SIGSTOPped: its first unanswered heartbeat or connection
 #     (no byte back within a second) makes it degraded, new connections
-#     avoid it from then on, three missed heartbeats close it; SIGCONT: it
-#     comes back
+#     avoid it from then on, the ones it left unanswered go to the other
+#     replica, three missed heartbeats close it; SIGCONT: it comes back
 #   - vm1's key used at the same time from another address (pub2): refused,
 #     both addresses logged, identity_conflicts counted, vm1 untouched; the
 #     thief logs an error on every attempt; with --once it exits 1
@@ -160,6 +160,10 @@ t_stop_replica() {
 	log_says "$XR_RELAYD_LOG" "agent session state changed" "agent=vm2" "to=degraded" \
 		"heartbeat not answered|no byte back within|not answered with a data connection" || return 1
 	[ "$after" = 0 ] || { awk -v t="$t_deg" '$1 >= t && $2 == "fail"' "$f" | head -3 | sed 's/^/#   /' >&2; return 1; }
+	# the requests handed to it before that went to vm1 after a second
+	# (their ClientHello is held until the agent answers): at most the one
+	# whose answer was on its way at the stop can fail
+	[ "$fail" -le 1 ] || { grep fail "$f" | head -3 | sed 's/^/#   /' >&2; return 1; }
 }
 
 t_stopped_comes_back() {
@@ -219,7 +223,7 @@ t_stranger_once() {
 
 xr_check "two replicas: new connections spread over both" t_spread
 xr_check "replica SIGKILLed under load: no failure once the relay saw it" t_kill_replica
-xr_check "replica SIGSTOPped: degraded within 2 heartbeats, avoided, closed after 3" t_stop_replica
+xr_check "replica SIGSTOPped: degraded, avoided, its unanswered connections re-sent, closed after 3 heartbeats" t_stop_replica
 xr_check "SIGCONT: the stopped replica reconnects" t_stopped_comes_back
 xr_check "stolen identity from a second address: refused, logged, counted, vm1 untouched" t_stolen_identity
 xr_check "stolen identity with --once: exit 1" t_stolen_once

@@ -435,6 +435,8 @@ static void sess_close(struct agent_sess *s, const char *why)
 	/* waiting for a data connection from it: to another replica if any */
 	for (pc = r->pending; pc; pc = next) {
 		next = pc->next;
+		if (pc->repair_to == s)
+			pc->repair_to = NULL;   /* it was to go there: it pumps on instead */
 		if (pc->sess == s)
 			front_reroute(pc);
 	}

@@ -8,6 +8,7 @@
  * xr_tcpstats and xr_flows once a second.
  */
 #include <errno.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdlib.h>
@@ -233,8 +234,88 @@ void pair_connect(struct pconn *pc, const struct sockaddr *sa, socklen_t len)
 	pc->busy = 1;
 }
 
+/* The data connection ended before a single byte came back (the agent could
+ * not reach its target, or died): nothing reached the client yet. */
+static bool ended_unanswered(int fd, int events)
+{
+	char b;
+
+	return (events & (POLLERR | POLLHUP | POLLRDHUP)) &&
+	       recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) <= 0;
+}
+
+static void arm_await(struct pconn *pc)
+{
+	struct io_uring_sqe *sqe = xr_loop_sqe(&pc->r->loop, &pc->op);
+
+	io_uring_prep_poll_add(sqe, pc->dfd, POLLIN | POLLRDHUP);
+	pc->busy = 1;
+}
+
+void pair_repair(struct pconn *pc, struct agent_sess *to)
+{
+	pc->state = PC_REPAIR;
+	pc->repair_to = to;
+	if (pc->busy) {
+		io_uring_prep_cancel(xr_loop_sqe(&pc->r->loop, NULL), &pc->op, 0);
+		return;
+	}
+	pair_op_done(pc, -ECANCELED);
+}
+
+/* The cancelled poll is back: the stuck agent's data connection is reset
+ * and the ClientHello goes to the other replica, unless the answer came
+ * meanwhile (or there is nowhere else to go): then bytes move as usual. */
+static void repair_done(struct pconn *pc, int res)
+{
+	struct relay *r = pc->r;
+	struct agent_sess *to = pc->repair_to;
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+
+	pc->repair_to = NULL;
+	if (!to || to->state != AS_READY || (res > 0 && !ended_unanswered(pc->dfd, res))) {
+		start_pump(pc);
+		return;
+	}
+	pc->repaired = 1;
+	setsockopt(pc->dfd, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(pc->dfd);
+	pc->dfd = -1;
+	pc->sess = to;
+	if (agents_request(r, pc)) {
+		pconn_close(pc, XR_T_NO_AGENT);
+		return;
+	}
+	tcp_count(r, pc->tenant_id, XR_T_REROUTED, 1);
+}
+
 void pair_op_done(struct pconn *pc, int res)
 {
+	if (pc->state == PC_AWAIT) {
+		struct agent_sess *old = pc->sess;
+
+		/* ended with nothing said: once, the ClientHello goes to another
+		 * replica if there is one; else the pump passes the end on */
+		if (res > 0 && !pc->repaired && old && ended_unanswered(pc->dfd, res) &&
+		    router_pick(pc->r, pc, xr_chello_sni(&pc->slot->ch)) == RT_AGENT && pc->sess != old) {
+			struct agent_sess *to = pc->sess;
+
+			pc->sess = old;
+			xr_dbg("rerouted: data connection ended unanswered", "sni=%s from=%s to=%s",
+			       pc->host, old->name, to->name);
+			pc->state = PC_REPAIR;
+			pc->repair_to = to;
+			repair_done(pc, 0);
+			return;
+		}
+		pc->sess = old;
+		start_pump(pc);           /* the first byte back (or an end: the pump sees it) */
+		return;
+	}
+	if (pc->state == PC_REPAIR) {
+		repair_done(pc, res);
+		return;
+	}
 	if (pc->state == PC_CONNECT) {
 		if (res < 0) {
 			xr_dbg("cannot reach the other side", "host=%s error=\"%s\"", pc->host, strerror(-res));
@@ -253,6 +334,13 @@ void pair_op_done(struct pconn *pc, int res)
 	pc->rp_off += (uint32_t)res;
 	if (pc->rp_off < pc->rp_len) {
 		arm_replay(pc);
+		return;
+	}
+	if (pc->kind == RT_AGENT && pc->sess) {
+		/* hold the ClientHello until the agent answers (front_sweep) */
+		pc->state = PC_AWAIT;
+		pc->token_ns = now_ns();
+		arm_await(pc);
 		return;
 	}
 	start_pump(pc);

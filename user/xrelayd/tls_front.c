@@ -369,6 +369,22 @@ void front_reroute(struct pconn *pc)
 
 	if (pc->tok)
 		token_drop(r, pc->tok);
+	if ((pc->state == PC_AWAIT || pc->state == PC_REPAIR) && pc->slot) {
+		/* replayed to the agent just lost, no answer yet: another replica */
+		k = pc->repaired ? RT_NO_AGENT : router_pick(r, pc, xr_chello_sni(&pc->slot->ch));
+		if (k == RT_AGENT) {
+			struct agent_sess *to = pc->sess;
+
+			pc->sess = NULL;
+			if (pc->state == PC_REPAIR)
+				pc->repair_to = to;
+			else
+				pair_repair(pc, to);
+			return;
+		}
+		pconn_close(pc, k == RT_ROUTE_DOWN ? XR_T_ROUTE_DOWN : XR_T_NO_AGENT);
+		return;
+	}
 	if (pc->state != PC_WAIT_DATA || !pc->slot) {
 		pconn_close(pc, XR_T_NO_AGENT);
 		return;
@@ -523,22 +539,37 @@ static void impatient(struct pconn *pc)
 	pconn_close(pc, XR_T_NO_AGENT);
 }
 
+/*
+ * Replayed to an agent and no byte back within the patience: the agent is
+ * stuck (a failed probe of its session).  The ClientHello goes to a better
+ * replica if there is one; else the connection just pumps on as it would
+ * have (a slow service is not cut at tls.hello_timeout).
+ */
+static void unanswered(struct pconn *pc)
+{
+	struct relay *r = pc->r;
+	struct agent_sess *old = pc->sess;
+
+	health_data_miss(old, "no byte back within 1 s of a connection");
+	if (pc->repaired || router_pick(r, pc, xr_chello_sni(&pc->slot->ch)) != RT_AGENT ||
+	    pc->sess == old) {
+		pc->sess = old;
+		pair_repair(pc, NULL);
+		return;
+	}
+	{
+		struct agent_sess *to = pc->sess;
+
+		pc->sess = old;
+		xr_dbg("rerouted: no answer in time", "sni=%s from=%s to=%s", pc->host, old->name, to->name);
+		pair_repair(pc, to);
+	}
+}
+
 void front_sweep(struct relay *r)
 {
 	uint64_t now = now_ns();
-	struct pconn *pc, *next;
-
-	/* paired with a data connection (a warm one, typically) and still no
-	 * byte from the service: the agent is stuck.  Its session counts a
-	 * failed probe, so that the next connections go to other replicas;
-	 * this one has handed its ClientHello over and waits on. */
-	for (pc = r->active; pc; pc = pc->next)
-		if (pc->kind == RT_AGENT && pc->sess && !pc->patient && pc->pump.bytes[1] == 0 &&
-		    now - pc->token_ns > DATA_PATIENCE_NS + 4000ull * pc->sess->rtt_us) {
-			pc->patient = 1;
-			health_data_miss(pc->sess, "no byte back within 1 s of a connection");
-		}
-	pc = r->pending;
+	struct pconn *pc = r->pending, *next;
 
 	for (; pc; pc = next) {
 		next = pc->next;
@@ -547,6 +578,13 @@ void front_sweep(struct relay *r)
 			impatient(pc);
 			continue;
 		}
+		if (pc->state == PC_AWAIT && pc->sess &&
+		    now - pc->token_ns > DATA_PATIENCE_NS + 4000ull * pc->sess->rtt_us) {
+			unanswered(pc);
+			continue;
+		}
+		if (pc->state == PC_AWAIT || pc->state == PC_REPAIR)
+			continue;       /* the agent answers in its own time when alone */
 		if (pc->deadline_ns > now)
 			continue;
 		if (pc->state == PC_WAIT_DATA)

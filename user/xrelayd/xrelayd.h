@@ -63,6 +63,9 @@ enum pconn_state {
 	PC_WAIT_DATA,    /* routed to an agent, waiting for its data connection */
 	PC_CONNECT,      /* connecting to tls.fallback / the local control service */
 	PC_REPLAY,       /* sending OPEN + the ClientHello to the other side */
+	PC_AWAIT,        /* replayed to an agent: polling for its first byte back (the
+			  * ClientHello is kept, to go to another replica if none comes) */
+	PC_REPAIR,       /* that poll is being cancelled: then re-pair or pump */
 	PC_PUMP,         /* bytes moving */
 	PC_DEAD,
 };
@@ -80,14 +83,16 @@ struct pconn {
 	uint8_t kind;                 /* enum route_kind once routed */
 	uint8_t in_map;               /* written to xr_flows (from its first tick on) */
 	uint8_t patient;              /* waited past the data patience once already */
+	uint8_t repaired;             /* sent to a second replica once already */
 	struct hello_slot *slot;
 	uint64_t deadline_ns;
 	struct xr_proto_ep client, server;
 	uint32_t tenant_id;
 	int tidx;                     /* config index of the tenant, -1 none */
 	struct agent_sess *sess;
+	struct agent_sess *repair_to; /* PC_REPAIR: the replica to go to; NULL: pump */
 	struct token *tok;
-	uint64_t token_ns;            /* when tok was sent */
+	uint64_t token_ns;            /* when tok was sent / the replay ended */
 	struct pconn *prev, *next;    /* r->pending (not yet pumping) or sess->pairs */
 	uint64_t flow_id;
 	uint64_t started_ns;
@@ -306,7 +311,9 @@ void token_drop(struct relay *r, struct token *t);
 /* pairing.c */
 void pair_with(struct pconn *pc, int dfd);          /* OPEN + replay, then pump */
 void pair_connect(struct pconn *pc, const struct sockaddr *sa, socklen_t len);
-void pair_op_done(struct pconn *pc, int res);       /* connect / replay completions */
+void pair_op_done(struct pconn *pc, int res);       /* connect / replay / await completions */
+/* PC_AWAIT past the patience: to `to` (another replica), or pump (NULL). */
+void pair_repair(struct pconn *pc, struct agent_sess *to);
 void flows_flush(struct relay *r);                  /* counters + flow map, each tick */
 void flow_remove(struct pconn *pc);
 /* Protocol endpoint -> ABI endpoint (IPv4 stored IPv4-mapped, port BE). */
