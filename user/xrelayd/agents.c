@@ -149,8 +149,11 @@ static int send_msg(struct agent_sess *s, const struct xr_msg *m)
 	return s->doomed ? -1 : 0;
 }
 
-int agents_send(struct agent_sess *s, const struct xr_msg *m)
+int agents_ping(struct agent_sess *s, uint64_t nonce)
 {
+	struct xr_msg *m = msg_new(XR_MSG_PING);
+
+	m->nonce = nonce;
 	return send_msg(s, m);
 }
 

@@ -157,7 +157,6 @@ void health_data_miss(struct agent_sess *s, const char *why)
 static void sess_probe(struct relay *r, uint64_t now)
 {
 	for (struct agent_sess *s = r->sessions; s; s = s->next) {
-		struct xr_msg m;
 		char why[96];
 
 		if (s->state != AS_READY || now < s->next_ping_ns)
@@ -169,13 +168,11 @@ static void sess_probe(struct relay *r, uint64_t now)
 		} else if (s->ping_sent_ns) {
 			sess_feed(s, true, NULL);
 		}
-		xr_msg_init(&m, XR_MSG_PING);
-		m.nonce = ++s->ping_nonce;
 		s->ping_sent_ns = now;
 		s->pong_due = 1;
 		s->next_ping_ns = now + (uint64_t)s->heartbeat_ms * 1000000ull;
 		r->st.sess_pings++;
-		agents_send(s, &m);
+		agents_ping(s, ++s->ping_nonce);
 	}
 }
 

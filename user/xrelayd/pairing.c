@@ -292,23 +292,19 @@ static void repair_done(struct pconn *pc, int res)
 void pair_op_done(struct pconn *pc, int res)
 {
 	if (pc->state == PC_AWAIT) {
-		struct agent_sess *old = pc->sess;
+		struct agent_sess *to;
 
 		/* ended with nothing said: once, the ClientHello goes to another
 		 * replica if there is one; else the pump passes the end on */
-		if (res > 0 && !pc->repaired && old && ended_unanswered(pc->dfd, res) &&
-		    router_pick(pc->r, pc, xr_chello_sni(&pc->slot->ch)) == RT_AGENT && pc->sess != old) {
-			struct agent_sess *to = pc->sess;
-
-			pc->sess = old;
+		if (res > 0 && !pc->repaired && pc->sess && ended_unanswered(pc->dfd, res) &&
+		    (to = router_other(pc->r, pc))) {
 			xr_dbg("rerouted: data connection ended unanswered", "sni=%s from=%s to=%s",
-			       pc->host, old->name, to->name);
+			       pc->host, pc->sess->name, to->name);
 			pc->state = PC_REPAIR;
 			pc->repair_to = to;
 			repair_done(pc, 0);
 			return;
 		}
-		pc->sess = old;
 		start_pump(pc);           /* the first byte back (or an end: the pump sees it) */
 		return;
 	}

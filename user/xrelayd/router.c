@@ -154,16 +154,17 @@ static const struct sess_route *serves(const struct agent_sess *s, const char *h
  * round-robin choice has none.  RT_NO_AGENT when no session serves the
  * name, RT_ROUTE_DOWN when every one that does is down.
  */
-enum route_kind router_pick(struct relay *r, struct pconn *pc, const char *sni)
+static enum route_kind pick(struct relay *r, uint32_t tenant_id, const char *sni,
+			    struct agent_sess **out)
 {
 	struct agent_sess *s, *pick = NULL, *pick_pool = NULL;
 	const struct sess_route *rt;
 	int best = XR_H_DOWN, rank;
 	unsigned n = 0, any = 0, skip;
 
-	pc->sess = NULL;
+	*out = NULL;
 	for (s = r->sessions; s; s = s->next) {
-		if (s->state != AS_READY || s->tenant_id != pc->tenant_id || !(rt = serves(s, sni)))
+		if (s->state != AS_READY || s->tenant_id != tenant_id || !(rt = serves(s, sni)))
 			continue;
 		any++;
 		rank = xr_health_rank(rt->state);
@@ -179,7 +180,7 @@ enum route_kind router_pick(struct relay *r, struct pconn *pc, const char *sni)
 		return RT_ROUTE_DOWN;
 	skip = r->rr++ % n;
 	for (s = r->sessions; s; s = s->next) {
-		if (s->state != AS_READY || s->tenant_id != pc->tenant_id || !(rt = serves(s, sni)) ||
+		if (s->state != AS_READY || s->tenant_id != tenant_id || !(rt = serves(s, sni)) ||
 		    xr_health_rank(rt->state) != xr_health_rank(best))
 			continue;
 		if (!pick && skip == 0)
@@ -191,8 +192,22 @@ enum route_kind router_pick(struct relay *r, struct pconn *pc, const char *sni)
 	}
 	if (!pick || (!pick->pool && pick_pool))
 		pick = pick_pool;
-	pc->sess = pick;
+	*out = pick;
 	return pick ? RT_AGENT : RT_NO_AGENT;
+}
+
+enum route_kind router_pick(struct relay *r, struct pconn *pc, const char *sni)
+{
+	return pick(r, pc->tenant_id, sni, &pc->sess);
+}
+
+struct agent_sess *router_other(struct relay *r, const struct pconn *pc)
+{
+	struct agent_sess *to;
+
+	if (!pc->slot || pick(r, pc->tenant_id, xr_chello_sni(&pc->slot->ch), &to) != RT_AGENT)
+		return NULL;
+	return to != pc->sess ? to : NULL;
 }
 
 enum route_kind router_route(struct relay *r, struct pconn *pc, const char *sni)

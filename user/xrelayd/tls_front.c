@@ -505,7 +505,6 @@ static void pconn_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe
 	}
 }
 
-/* Each second: connections past their deadline. */
 /*
  * An agent that does not dial a data connection within a second (plus
  * four round trips) of its token is probably stuck (stopped, overloaded,
@@ -518,18 +517,16 @@ static void pconn_cb(struct xr_loop *loop, struct xr_op *op, struct io_uring_cqe
 static void impatient(struct pconn *pc)
 {
 	struct relay *r = pc->r;
-	struct agent_sess *old = pc->sess;
-	struct token *tok = pc->tok;
+	struct agent_sess *old = pc->sess, *to;
 
 	pc->patient = 1;
 	if (!old || !pc->slot)
 		return;
 	health_data_miss(old, "a token not answered with a data connection within 1 s");
-	if (router_pick(r, pc, xr_chello_sni(&pc->slot->ch)) != RT_AGENT || pc->sess == old) {
-		pc->sess = old;
+	if (!(to = router_other(r, pc)))
 		return;
-	}
-	token_drop(r, tok);               /* the old session's; a late dial finds nothing */
+	token_drop(r, pc->tok);           /* the old session's; a late dial finds nothing */
+	pc->sess = to;
 	if (!agents_request(r, pc)) {
 		xr_dbg("rerouted: no data connection in time", "sni=%s from=%s to=%s", pc->host, old->name,
 		       pc->sess->name);
@@ -547,25 +544,18 @@ static void impatient(struct pconn *pc)
  */
 static void unanswered(struct pconn *pc)
 {
-	struct relay *r = pc->r;
-	struct agent_sess *old = pc->sess;
+	struct agent_sess *to;
 
-	health_data_miss(old, "no byte back within 1 s of a connection");
-	if (pc->repaired || router_pick(r, pc, xr_chello_sni(&pc->slot->ch)) != RT_AGENT ||
-	    pc->sess == old) {
-		pc->sess = old;
-		pair_repair(pc, NULL);
-		return;
-	}
-	{
-		struct agent_sess *to = pc->sess;
-
-		pc->sess = old;
-		xr_dbg("rerouted: no answer in time", "sni=%s from=%s to=%s", pc->host, old->name, to->name);
-		pair_repair(pc, to);
-	}
+	health_data_miss(pc->sess, "no byte back within 1 s of a connection");
+	to = pc->repaired ? NULL : router_other(pc->r, pc);
+	if (to)
+		xr_dbg("rerouted: no answer in time", "sni=%s from=%s to=%s", pc->host, pc->sess->name,
+		       to->name);
+	pair_repair(pc, to);
 }
 
+/* Every tick (250 ms): agents past their patience, connections past their
+ * deadline. */
 void front_sweep(struct relay *r)
 {
 	uint64_t now = now_ns();

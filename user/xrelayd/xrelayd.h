@@ -294,6 +294,9 @@ int router_build(struct relay *r, char *err, size_t errlen);
 enum route_kind router_route(struct relay *r, struct pconn *pc, const char *sni);
 /* Only the replica choice (no allow/rate checks): for a reroute. */
 enum route_kind router_pick(struct relay *r, struct pconn *pc, const char *sni);
+/* The replica router_pick would choose for pc's name now, if it is not
+ * pc->sess (which stays as it is); NULL otherwise. */
+struct agent_sess *router_other(struct relay *r, const struct pconn *pc);
 int router_owns(const struct relay *r, int tidx, const char *host, char *why, size_t whylen);
 
 /* agents.c */
@@ -305,7 +308,7 @@ void agents_accept(struct relay *r, int fd);        /* a connection on control.l
 void agents_data_conn(struct relay *r, int fd, const uint8_t token[XR_TOKEN_LEN]);
 /* Ask pc's session for a data connection: from the pool, else a token. */
 int agents_request(struct relay *r, struct pconn *pc);
-int agents_send(struct agent_sess *s, const struct xr_msg *m);
+int agents_ping(struct agent_sess *s, uint64_t nonce);   /* the relay's heartbeat probe */
 void token_drop(struct relay *r, struct token *t);
 
 /* pairing.c */
