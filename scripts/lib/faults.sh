@@ -74,18 +74,7 @@ ms_wait() {
 # ---- agents as the relay sees them --------------------------------------------
 # agent_session NAME : the session id `xrelayctl status -j` lists for agent
 # NAME (empty when the relay lists none)
-agent_session() {
-	xrctl -j status 2>/dev/null | "$XR_PY" -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except ValueError:
-    sys.exit(0)
-x = d.get("xrelayd", d) if isinstance(d, dict) else {}
-for a in (x or {}).get("agents", []) or []:
-    if a.get("agent") == sys.argv[1]:
-        print(a.get("session")); break' "$1"
-}
+agent_session() { agent_field "$1" session; }
 agent_listed() { [ -n "$(agent_session "$1")" ]; }
 agent_not_listed() { [ -z "$(agent_session "$1")" ]; }
 # agent_session_is NAME ID / agent_session_not NAME ID

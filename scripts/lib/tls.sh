@@ -503,6 +503,21 @@ flow_field_ge() { [ "$(flow_field "$1" "$2")" -ge "$3" ]; }
 # flows_at_least N [HOSTNAME [CLIENT_SUBSTRING]]
 flows_at_least() { [ "$(flows_count "${@:2}")" -ge "$1" ]; }
 
+# agent_field NAME FIELD : a field of agent NAME's READY session as `xrelayctl
+# status -j` lists it ("" if not listed); AGENT_FIELD_CTL names another
+# xrelayctl wrapper (a second relay)
+agent_field() {
+	"${AGENT_FIELD_CTL:-xrctl}" -j status 2>/dev/null | "$XR_PY" -c '
+import json, sys
+try:
+    d = json.load(sys.stdin).get("xrelayd") or {}
+except ValueError:
+    sys.exit(0)
+for a in d.get("agents", []):
+    if a.get("agent") == sys.argv[1]:
+        print(a.get(sys.argv[2], "")); break' "$1" "$2"
+}
+
 # log_says FILE REGEX... : FILE has a line matching every REGEX (grep -Ei)
 log_says() {
 	local f=$1 re; shift

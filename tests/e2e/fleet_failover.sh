@@ -81,13 +81,8 @@ fi
 xr_ok "two relays and the agent up"
 
 # ---- helpers -----------------------------------------------------------------
-# vm1_session CTL... : vm1's session id as that relay's status -j lists it
-vm1_session() {
-	"$@" -j status 2>/dev/null | "$XR_PY" -c '
-import json, sys
-d = json.load(sys.stdin)["xrelayd"] or {}
-print(next((a["session"] for a in d.get("agents", []) if a["agent"] == "vm1"), ""))'
-}
+# vm1_session CTL : vm1's session id as that relay's status -j lists it
+vm1_session() { AGENT_FIELD_CTL=$1 agent_field vm1 session; }
 on_a() { [ -n "$(vm1_session xrctl)" ]; }
 on_b() { [ -n "$(vm1_session b_ctl)" ]; }
 via() { # RELAY_IP : /name of a.example.test through that relay

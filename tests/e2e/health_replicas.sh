@@ -57,15 +57,6 @@ fi
 xr_ok "relay and two replicas up"
 
 # ---- helpers -----------------------------------------------------------------
-# agent_field NAME FIELD : from xrelayctl status -j, the READY session of agent NAME
-agent_field() {
-	xrctl -j status 2>/dev/null | "$XR_PY" -c '
-import json, sys
-d = json.load(sys.stdin)["xrelayd"] or {}
-for a in d.get("agents", []):
-    if a["agent"] == sys.argv[1]:
-        print(a.get(sys.argv[2], "")); break' "$1" "$2"
-}
 agent_listed() { [ -n "$(agent_field "$1" session)" ]; }
 agent_gone() { ! agent_listed "$1"; }
 agent_state_is() { [ "$(agent_field "$1" state)" = "$2" ]; }
