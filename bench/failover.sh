@@ -94,31 +94,12 @@ export AGENT_EXTRA="heartbeat: ${HB_MS}ms"
 log() { printf '# [%s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { log "FATAL: $*"; exit 1; }
 
-if [ -f "$XR_STATE/owner" ]; then
-	read -r opid ost <"$XR_STATE/owner"
-	xr_alive "$opid" "$ost" && die "a run with prefix $XR_PREFIX is active (pid $opid); set XR_PREFIX"
-fi
-
-# ---- wait for a quiet machine ------------------------------------------------------
-# others' runs of the topology, `make test`: wait for them (at most WAIT_OTHERS s)
-busy_with() {
-	local d opid ost
-	for d in "$XR_STATE_BASE"/*/; do
-		d=${d%/}
-		if [ ! -f "$d/owner" ] || [ "$d" = "$XR_STATE" ]; then continue; fi
-		read -r opid ost <"$d/owner"
-		xr_alive "$opid" "$ost" && printf '%s ' "${d##*/}"
-	done
-	pgrep -f 'run-tests.sh|bench/(tls|run|ops)\.sh' >/dev/null && printf 'run-tests/bench '
-	return 0
-}
-waited=0
-while [ -n "$(busy_with)" ] && [ $waited -lt "$WAIT_OTHERS" ]; do
-	[ $waited = 0 ] && log "others busy ($(busy_with)): waiting up to $WAIT_OTHERS s"
-	sleep 5; waited=$((waited + 5))
-done
-BUSY_AT_START=$(busy_with)
-[ -n "$BUSY_AT_START" ] && log "others still busy ($BUSY_AT_START): measuring anyway"
+# others' runs of the topology, `make test`, the other benches: wait for
+# them (at most WAIT_OTHERS s)
+BENCH_OTHERS='tls|run|ops'
+. "$ROOT/bench/lib/quiet.sh"
+bench_refuse_twin
+bench_wait_quiet
 
 RUNS_TSV=$FO_OUT/runs.tsv
 RAW=$FO_OUT/raw
@@ -131,7 +112,7 @@ WG_R_ADDR=10.201.0.1 WG_V_ADDR=10.201.0.2 WG_V2_ADDR=10.201.0.3
 row() {
 	local sc=$1 st=$2 r=$3; shift 3
 	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$sc" "$st" "$r" "$(cut -d' ' -f1 /proc/loadavg)" \
-		"$(busy_with | sed 's/ *$//; s/ /+/g; s/^$/-/')" "$*" >>"$RUNS_TSV"
+		"$(bench_busy_with | sed 's/ *$//; s/ /+/g; s/^$/-/')" "$*" >>"$RUNS_TSV"
 	log "$sc $st r$r: $*"
 }
 

@@ -92,28 +92,12 @@ export XR_PREFIX=${XR_PREFIX:-xbo}
 export XRELAYD=$OPS_OUT/bin/new/xrelayd XRELAYCTL=$OPS_OUT/bin/new/xrelayctl
 . "$ROOT/scripts/lib/tls.sh"
 
-if [ -f "$XR_STATE/owner" ]; then
-	read -r opid ost <"$XR_STATE/owner"
-	xr_alive "$opid" "$ost" && die "a run with prefix $XR_PREFIX is active (pid $opid); set XR_PREFIX"
-fi
-busy_with() {
-	local d opid ost
-	for d in "$XR_STATE_BASE"/*/; do
-		d=${d%/}
-		if [ ! -f "$d/owner" ] || [ "$d" = "$XR_STATE" ]; then continue; fi
-		read -r opid ost <"$d/owner"
-		xr_alive "$opid" "$ost" && printf '%s ' "${d##*/}"
-	done
-	pgrep -f 'run-tests.sh|bench/(tls|run|failover)\.sh' >/dev/null && printf 'run-tests/bench '
-	return 0
-}
-waited=0
-while [ -n "$(busy_with)" ] && [ $waited -lt "$WAIT_OTHERS" ]; do
-	[ $waited = 0 ] && log "others busy ($(busy_with)): waiting up to $WAIT_OTHERS s"
-	sleep 5; waited=$((waited + 5))
-done
-BUSY_AT_START=$(busy_with)
-[ -n "$BUSY_AT_START" ] && log "others still busy ($BUSY_AT_START): measuring anyway"
+# others' runs of the topology, `make test`, the other benches: wait for
+# them (at most WAIT_OTHERS s)
+BENCH_OTHERS='tls|run|failover'
+. "$ROOT/bench/lib/quiet.sh"
+bench_refuse_twin
+bench_wait_quiet
 
 RUNS_TSV=$OPS_OUT/runs.tsv
 ticks() { # PID : utime+stime, all threads
