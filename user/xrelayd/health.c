@@ -523,16 +523,25 @@ void health_metrics(struct relay *r, FILE *f)
 		snprintf(labels, sizeof(labels), "tenant=\"%s\"", r->cfg.tenants[t].name);
 		metric_states(f, "xrelay_tenant_health", labels, r->th[r->tenant_ids[t]].state);
 	}
+	/* each configured name's state and replica count, computed once for
+	 * both families (a family's samples must stay together) */
+	unsigned total = 0, k = 0, *reps;
+
+	for (int t = 0; t < r->cfg.n_tenants; t++)
+		total += (unsigned)r->cfg.tenants[t].n_hostnames;
+	reps = calloc(total + 1, sizeof(*reps));
 	fputs("# HELP xrelay_route_health Health of a configured hostname (its best replica); "
 	      "1 for the current state.\n# TYPE xrelay_route_health gauge\n", f);
 	for (int t = 0; t < r->cfg.n_tenants; t++) {
 		const struct xr_cfg_tenant *ct = &r->cfg.tenants[t];
 
-		for (int h = 0; h < ct->n_hostnames; h++) {
+		for (int h = 0; h < ct->n_hostnames; h++, k++) {
 			char why[160];
-			unsigned reps;
-			int st = name_state(r, t, ct->hostnames[h], why, sizeof(why), &reps);
+			unsigned n;
+			int st = name_state(r, t, ct->hostnames[h], why, sizeof(why), &n);
 
+			if (reps)
+				reps[k] = n;
 			snprintf(labels, sizeof(labels), "tenant=\"%s\",hostname=\"%s\"", ct->name,
 				 ct->hostnames[h]);
 			metric_states(f, "xrelay_route_health", labels, st);
@@ -540,18 +549,15 @@ void health_metrics(struct relay *r, FILE *f)
 	}
 	fputs("# HELP xrelay_route_replicas Agent sessions serving a configured hostname.\n"
 	      "# TYPE xrelay_route_replicas gauge\n", f);
+	k = 0;
 	for (int t = 0; t < r->cfg.n_tenants; t++) {
 		const struct xr_cfg_tenant *ct = &r->cfg.tenants[t];
 
-		for (int h = 0; h < ct->n_hostnames; h++) {
-			char why[160];
-			unsigned reps;
-
-			name_state(r, t, ct->hostnames[h], why, sizeof(why), &reps);
+		for (int h = 0; h < ct->n_hostnames; h++, k++)
 			fprintf(f, "xrelay_route_replicas{tenant=\"%s\",hostname=\"%s\"} %u\n", ct->name,
-				ct->hostnames[h], reps);
-		}
+				ct->hostnames[h], reps ? reps[k] : 0);
 	}
+	free(reps);
 	fputs("# HELP xrelay_wireguard_health Health of a tenant's WireGuard private hosts; "
 	      "1 for the current state.\n# TYPE xrelay_wireguard_health gauge\n", f);
 	for (int t = 0; t < r->cfg.n_tenants; t++) {
