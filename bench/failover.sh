@@ -311,18 +311,7 @@ both_serve() {
 	done
 	[ $p1 = 1 ] && [ $p2 = 1 ]
 }
-agent_state() {
-	xrctl -j status 2>/dev/null | "$XR_PY" -c '
-import json, sys
-try:
-    d = json.load(sys.stdin)
-except ValueError:
-    sys.exit(0)
-x = d.get("xrelayd", d) if isinstance(d, dict) else {}
-for a in (x or {}).get("agents", []) or []:
-    if a.get("agent") == sys.argv[1]:
-        print(a.get("state", "")); break' "$1"
-}
+agent_state() { agent_field "$1" state; }
 agent_healthy() { [ "$(agent_state "$1")" = healthy ]; }
 agent_not_healthy() { [ "$(agent_state "$1")" != healthy ]; }
 not_listening() { ! port_listens "$@"; }
